@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { registerMock } from './mock.js';
+
+const program = new Command();
+program
+  .name('sluice')
+  .description(
+    'Stay under LLM API rate limits: pace requests under RPM/TPM, wait instead of failing, retry only what is worth retrying.',
+  )
+  .version(VERSION, '-v, --version')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerMock(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers `sluice mock` (the emulator). */
+export function registerMock(_program: Command): void {}

@@ -1,0 +1,1 @@
+export { formatGoDuration, parseGoDuration } from './formats/duration.js';
