@@ -1,1 +1,49 @@
+/**
+ * Sluice: stay under LLM API rate limits.
+ *
+ * The public face of the library. Everything not exported here is internal.
+ */
+export {
+  createFetch,
+  errorResponse,
+  type CreateFetchOptions,
+  type SluiceFetch,
+} from './fetch/create-fetch.js';
+export {
+  createEngine,
+  Engine,
+  type AttemptInfo,
+  type AttemptResult,
+  type CostEstimate,
+  type EngineOptions,
+  type EngineRequest,
+  type Execution,
+  type LaneRef,
+  type LaneStats,
+  type LimitsConfig,
+} from './engine/engine.js';
+export {
+  SluiceError,
+  isSluiceError,
+  ERROR_CODES,
+  type ErrorCode,
+  type SluiceErrorDetails,
+} from './engine/errors.js';
+export { PRIORITIES, type EventListener, type Priority, type SluiceEvent } from './engine/events.js';
+export { ManualClock, systemClock, type Clock } from './engine/clock.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
+export type { Store, Reservation, LaneSnapshot } from './engine/store.js';
+export type { BucketSpec, CostVector } from './engine/limits.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { estimateCost, type RequestCost, type Usage } from './engine/cost.js';
+export { parseServerView } from './engine/headers.js';
+export { classify, classifyStreamEvent } from './engine/classify.js';
+export type {
+  Classification,
+  Outcome,
+  ServerView,
+  BucketView,
+  QuotedUsage,
+  Dimension,
+} from './engine/types.js';
 export { formatGoDuration, parseGoDuration } from './formats/duration.js';

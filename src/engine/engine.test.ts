@@ -1,0 +1,288 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from './clock.js';
+import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from './engine.js';
+import { SluiceError } from './errors.js';
+import type { SluiceEvent } from './events.js';
+
+const lane = { upstream: 'http://up', keyFingerprint: 'k', model: 'm' };
+
+function req(tokens = 10, extra: Partial<EngineRequest> = {}): EngineRequest {
+  return { lane, cost: { promptTokens: tokens, completionTokens: 0, n: 1, maxGiven: true }, ...extra };
+}
+
+function ok(headers: Record<string, string> = {}): AttemptResult<string> {
+  return { status: 200, headers, value: 'ok' };
+}
+
+function setup(options: EngineOptions = {}) {
+  const clock = new ManualClock(1_000_000);
+  const events: SluiceEvent[] = [];
+  const engine = new Engine({ clock, random: () => 0.5, onEvent: (e) => events.push(e), ...options });
+  return { clock, engine, events };
+}
+
+describe('admission under configured limits', () => {
+  it('paces requests at the configured rate once the burst is spent', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 2000 } });
+    const sentAt: number[] = [];
+    const all = Array.from({ length: 5 }, () =>
+      engine.execute(req(), async () => {
+        sentAt.push(clock.now());
+        return ok();
+      }),
+    );
+    await clock.runAll();
+    await Promise.all(all);
+    const t0 = 1_000_000;
+    // Capacity 2 (2 s of 60 RPM), then one per second.
+    expect(sentAt.map((t) => t - t0)).toEqual([0, 0, 1000, 2000, 3000]);
+  });
+
+  it('charges tokens and waits for the token bucket', async () => {
+    const { clock, engine } = setup({ limits: { tpm: 6000 } });
+    const sentAt: number[] = [];
+    const all = [5000, 2000, 1000].map((t) =>
+      engine.execute(req(t), async () => {
+        sentAt.push(clock.now() - 1_000_000);
+        return ok();
+      }),
+    );
+    await clock.runAll();
+    await Promise.all(all);
+    // 5000 fits; 2000 needs level ≤ 4000: 1000 tokens drain in 10 s at 100/s; then 1000 needs 10 s more.
+    expect(sentAt).toEqual([0, 10_000, 20_000]);
+  });
+
+  it('refuses at once what can never fit (request_too_large), sending nothing', async () => {
+    const { engine } = setup({ limits: { tpm: 1000 } });
+    let sent = 0;
+    await expect(
+      engine.execute(req(5000), async () => {
+        sent++;
+        return ok();
+      }),
+    ).rejects.toMatchObject({ code: 'request_too_large' });
+    expect(sent).toBe(0);
+  });
+
+  it('fails at once with deadline_exceeded when the estimated wait exceeds the max wait', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 1000 } });
+    const first = engine.execute(req(), async () => ok());
+    await clock.advance(0);
+    await first;
+    const start = clock.now();
+    await expect(engine.execute(req(1, { maxWaitMs: 500 }), async () => ok())).rejects.toMatchObject({
+      code: 'deadline_exceeded',
+    });
+    expect(clock.now()).toBe(start);
+    // A request that can wait long enough is admitted.
+    const later = engine.execute(req(1, { maxWaitMs: 1500 }), async () => ok());
+    await clock.runAll();
+    await expect(later).resolves.toMatchObject({ outcome: 'success' });
+  });
+
+  it('bounds the queue (queue_full with a retry hint)', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 1000 }, maxQueue: 2 });
+    const first = engine.execute(req(), async () => ok());
+    await clock.advance(0);
+    const waiting = [first, ...[0, 1].map(() => engine.execute(req(), async () => ok()))];
+    await clock.advance(0);
+    const err = await engine.execute(req(), async () => ok()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect((err as SluiceError).code).toBe('queue_full');
+    expect((err as SluiceError).retryAfterMs).toBeGreaterThan(0);
+    await clock.runAll();
+    await Promise.all(waiting);
+  });
+
+  it('removes an aborted request from the queue and rejects with the abort reason', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 1000 } });
+    let sent = 0;
+    const send = async () => {
+      sent++;
+      return ok();
+    };
+    const first = engine.execute(req(), send);
+    const controller = new AbortController();
+    const second = engine.execute(req(1, { signal: controller.signal }), send);
+    await clock.advance(10);
+    controller.abort(new Error('user gave up'));
+    await expect(second).rejects.toThrow('user gave up');
+    await clock.runAll();
+    await first;
+    expect(sent).toBe(1);
+  });
+});
+
+describe('priorities', () => {
+  it('lets an interactive request overtake a flood of batch work within one admission slot', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 600, burstMs: 100 } });
+    const order: string[] = [];
+    const batch = Array.from({ length: 30 }, (_, i) =>
+      engine.execute(req(1, { priority: 'batch' }), async () => {
+        order.push(`b${i}`);
+        return ok();
+      }),
+    );
+    await clock.advance(1000);
+    const before = order.length;
+    const interactive = engine.execute(req(1, { priority: 'interactive' }), async () => {
+      order.push('i');
+      return ok();
+    });
+    await clock.runAll();
+    await Promise.all([...batch, interactive]);
+    expect(order.indexOf('i')).toBeLessThanOrEqual(before + 1);
+  });
+
+  it('shares a class between tenants by weight', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 1000 } });
+    const order: string[] = [];
+    const run = (tenant: string, n: number) =>
+      Array.from({ length: n }, () =>
+        engine.execute(req(1, { tenant }), async () => {
+          order.push(tenant);
+          return ok();
+        }),
+      );
+    const all = [...run('a', 10), ...run('b', 10)];
+    await clock.runAll();
+    await Promise.all(all);
+    // Tenant b queued after all of a, yet alternates with it instead of waiting behind it.
+    expect(order.slice(0, 8).filter((t) => t === 'b').length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('answers', () => {
+  const rateLimitBody = (wait: string) => ({
+    error: {
+      message: `Rate limit reached for m in organization org on requests per min (RPM): Limit 60, Used 60, Requested 1. Please try again in ${wait}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      type: 'requests',
+      param: null,
+      code: 'rate_limit_exceeded',
+    },
+  });
+
+  it('pauses the whole lane on a 429 and puts the request back at the head', async () => {
+    const { clock, engine, events } = setup();
+    const sentAt: number[] = [];
+    let calls = 0;
+    const result = engine.execute(req(), async () => {
+      sentAt.push(clock.now() - 1_000_000);
+      if (calls++ === 0) return { status: 429, headers: {}, body: rateLimitBody('1s'), value: 'limited' };
+      return ok();
+    });
+    await clock.runAll();
+    await expect(result).resolves.toMatchObject({ outcome: 'success', attempts: 2 });
+    expect(sentAt).toEqual([0, 1000]);
+    expect(events.some((e) => e.type === 'rate_limited' && e.waitMs === 1000)).toBe(true);
+  });
+
+  it('trips the lane on insufficient_quota: sent once, every queued request fails fast', async () => {
+    const { clock, engine } = setup();
+    let sent = 0;
+    const quota = {
+      error: {
+        message: 'You exceeded your current quota',
+        type: 'insufficient_quota',
+        param: null,
+        code: 'insufficient_quota',
+      },
+    };
+    const all = Array.from({ length: 5 }, () =>
+      engine
+        .execute(req(), async () => {
+          sent++;
+          return { status: 429, headers: {}, body: quota, value: 'x' };
+        })
+        .catch((e: unknown) => e),
+    );
+    await clock.runAll();
+    const errors = await Promise.all(all);
+    expect(sent).toBe(1);
+    for (const e of errors) expect(e).toMatchObject({ code: 'quota_exhausted' });
+    // A new request fails fast too, without being sent.
+    await expect(engine.execute(req(), async () => ok())).rejects.toMatchObject({ code: 'quota_exhausted' });
+    expect(sent).toBe(1);
+  });
+
+  it('lets one probe through after the probe interval and recovers when it succeeds', async () => {
+    const { clock, engine } = setup({ quotaProbeIntervalMs: 10_000 });
+    const quota = { error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } };
+    await expect(
+      engine.execute(req(), async () => ({ status: 429, headers: {}, body: quota, value: 'x' })),
+    ).rejects.toMatchObject({
+      code: 'quota_exhausted',
+    });
+    await clock.advance(10_000);
+    await expect(engine.execute(req(), async () => ok())).resolves.toMatchObject({ outcome: 'success' });
+    await expect(engine.execute(req(), async () => ok())).resolves.toMatchObject({ outcome: 'success' });
+  });
+
+  it('retries a 5xx with backoff and returns a 400 at once', async () => {
+    const { clock, engine } = setup();
+    let calls = 0;
+    const retried = engine.execute(req(), async () =>
+      calls++ < 2 ? { status: 503, headers: {}, body: { error: { message: 'busy' } }, value: 'x' } : ok(),
+    );
+    await clock.runAll();
+    await expect(retried).resolves.toMatchObject({ outcome: 'success', attempts: 3 });
+
+    let fatalCalls = 0;
+    const fatal = await engine.execute(req(), async () => {
+      fatalCalls++;
+      return {
+        status: 400,
+        headers: {},
+        body: { error: { message: 'bad', type: 'invalid_request_error' } },
+        value: 'bad',
+      };
+    });
+    expect(fatal).toMatchObject({ outcome: 'fatal', status: 400, value: 'bad' });
+    expect(fatalCalls).toBe(1);
+  });
+
+  it('gives up on transient failures after the attempt limit with upstream_error', async () => {
+    const { clock, engine } = setup({ retry: { maxAttempts: 3 } });
+    let calls = 0;
+    const result = engine
+      .execute(req(), async () => {
+        calls++;
+        throw new TypeError('fetch failed');
+      })
+      .catch((e: unknown) => e);
+    await clock.runAll();
+    expect(await result).toMatchObject({ code: 'upstream_error', attempts: 3 });
+    expect(calls).toBe(3);
+  });
+});
+
+describe('learning limits from headers', () => {
+  it('sends one request first, learns the limits, then paces the rest', async () => {
+    const { clock, engine, events } = setup();
+    const sentAt: number[] = [];
+    let used = 0;
+    const all = Array.from({ length: 4 }, () =>
+      engine.execute(req(), async () => {
+        sentAt.push(clock.now() - 1_000_000);
+        used++;
+        // A server with 60 RPM and a 2-request burst, reporting remaining out of the burst.
+        return ok({
+          'x-ratelimit-limit-requests': '60',
+          'x-ratelimit-remaining-requests': String(Math.max(0, 2 - used)),
+          'x-ratelimit-reset-requests': `${used}s`,
+          'x-ratelimit-limit-tokens': '100000',
+          'x-ratelimit-remaining-tokens': '99990',
+          'x-ratelimit-reset-tokens': '6ms',
+        });
+      }),
+    );
+    await clock.runAll();
+    await Promise.all(all);
+    expect(events.some((e) => e.type === 'limits_learned')).toBe(true);
+    // The first goes alone; the second fits the learned 2-request burst; then one per second.
+    expect(sentAt[0]).toBe(0);
+    expect(sentAt[2]! - sentAt[1]!).toBeGreaterThanOrEqual(999);
+    expect(sentAt[3]! - sentAt[2]!).toBeGreaterThanOrEqual(999);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Continuous-refill bucket math, the way the providers limit.
+ *
+ * A bucket is described by its limit L per window W and its capacity C (the burst: L × burst / W;
+ * providers default to the full window, C = L). Its state is one number pair: the `level` (units in use)
+ * at time `at`. The level drains continuously at L / W units per ms. A cost c fits at time t when
+ * level(t) + c ≤ C; otherwise it fits after (level(t) + c − C) × W / L ms — the very formula behind
+ * OpenAI's "Please try again in 1.146s". A cost above C never fits.
+ *
+ * Pure functions over plain objects: the memory store and the Redis Lua script implement the same math.
+ */
+import type { Dimension } from './types.js';
+
+/** One limited quantity of a lane, e.g. tokens per minute. */
+export interface BucketSpec {
+  /** Stable id within a lane, e.g. `tokens/60000`. */
+  id: string;
+  dimension: Dimension;
+  /** Units per window. */
+  limit: number;
+  windowMs: number;
+  /** Burst capacity in units (≤ limit for time buckets). */
+  capacity: number;
+}
+
+/** A bucket's state: `level` units in use at time `at` (ms). */
+export interface BucketState {
+  level: number;
+  at: number;
+}
+
+/** Cost of one request in each dimension. Missing dimensions cost nothing. */
+export type CostVector = Partial<Record<Dimension, number>>;
+
+export const MINUTE_MS = 60_000;
+export const DAY_MS = 86_400_000;
+
+/** Builds a spec; `burstMs` defaults to the full window. */
+export function bucket(
+  dimension: Dimension,
+  limit: number,
+  windowMs: number,
+  burstMs = windowMs,
+): BucketSpec {
+  return {
+    id: `${dimension}/${windowMs}`,
+    dimension,
+    limit,
+    windowMs,
+    capacity: Math.max(1, (limit * Math.min(burstMs, windowMs)) / windowMs),
+  };
+}
+
+/** The level of a bucket at time `now` after continuous draining. */
+export function levelAt(spec: BucketSpec, state: BucketState | undefined, now: number): number {
+  if (!state) return 0;
+  const drained = ((now - state.at) * spec.limit) / spec.windowMs;
+  return Math.max(0, state.level - Math.max(0, drained));
+}
+
+/**
+ * Milliseconds to wait until `cost` fits: 0 when it fits now, `Infinity` when it never can (cost > C).
+ */
+export function waitFor(spec: BucketSpec, state: BucketState | undefined, cost: number, now: number): number {
+  if (cost <= 0) return 0;
+  if (cost > spec.capacity) return Infinity;
+  const over = levelAt(spec, state, now) + cost - spec.capacity;
+  return over <= 1e-9 ? 0 : (over * spec.windowMs) / spec.limit;
+}
+
+/** The state after charging `cost` (negative refunds; the level never drops below zero). */
+export function charge(
+  spec: BucketSpec,
+  state: BucketState | undefined,
+  cost: number,
+  now: number,
+): BucketState {
+  return { level: Math.max(0, levelAt(spec, state, now) + cost), at: now };
+}
+
+/** Units free right now (never negative). */
+export function remaining(spec: BucketSpec, state: BucketState | undefined, now: number): number {
+  return Math.max(0, spec.capacity - levelAt(spec, state, now));
+}
+
+/** Milliseconds until the bucket is completely refilled (what OpenAI's reset header reports). */
+export function resetMs(spec: BucketSpec, state: BucketState | undefined, now: number): number {
+  return (levelAt(spec, state, now) * spec.windowMs) / spec.limit;
+}

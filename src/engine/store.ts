@@ -1,0 +1,64 @@
+/**
+ * The Store holds the limiter state of lanes: bucket levels and cooldowns. The engine decides *what* to
+ * ask; a store answers atomically. The memory store (default) and the Redis store (shared by processes)
+ * implement this one interface and pass one contract test suite.
+ *
+ * Methods may answer synchronously (memory) or with a promise (network stores); callers handle both.
+ */
+import type { BucketSpec, CostVector } from './limits.js';
+
+/** The answer to a reservation. Being limited is a value, not an error. */
+export interface Reservation {
+  /** True when the cost was charged to every bucket. Nothing is charged when false. */
+  ok: boolean;
+  /**
+   * When not ok: milliseconds until the cost would fit, as far as the store knows now.
+   * `Infinity` when it never can (the cost exceeds a bucket's capacity).
+   */
+  waitMs: number;
+  /** When not ok: id of the bucket with the longest wait, or `cooldown`. */
+  blockedBy?: string;
+}
+
+/** A lane's state as seen by the store, for metrics, headers and estimates. */
+export interface LaneSnapshot {
+  /** Level (units in use) of each bucket, by bucket id. */
+  levels: Record<string, number>;
+  /** Epoch ms until which the lane is paused; 0 when not paused. */
+  cooldownUntil: number;
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface Store {
+  /**
+   * Charges `cost` to every bucket of `lane` if it fits in all of them and the lane is not cooling
+   * down; otherwise charges nothing and says how long to wait. All-or-nothing.
+   */
+  reserve(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+  ): MaybePromise<Reservation>;
+  /** Adds `delta` (negative refunds) to the buckets, e.g. to settle an estimate against actual usage. */
+  adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): MaybePromise<void>;
+  /**
+   * Raises bucket levels to at least the given values (the server's last word); never lowers them, so
+   * the local mirror is never more optimistic than the server.
+   */
+  raise(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    levels: Record<string, number>,
+    now: number,
+  ): MaybePromise<void>;
+  /** Pauses the lane until `until` (epoch ms); a later pause extends it, an earlier one is ignored. */
+  cooldown(lane: string, until: number, now: number): MaybePromise<void>;
+  /** Reads levels and cooldown. */
+  snapshot(lane: string, buckets: readonly BucketSpec[], now: number): MaybePromise<LaneSnapshot>;
+  /** Forgets a lane's state (operator reset). */
+  clear(lane: string): MaybePromise<void>;
+  /** Releases connections and timers. */
+  close?(): MaybePromise<void>;
+}

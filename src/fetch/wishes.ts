@@ -1,0 +1,59 @@
+/**
+ * Per-request wishes, one vocabulary for every shell: `x-sluice-*` request headers. They are read and
+ * stripped before anything goes upstream.
+ */
+import { SluiceError } from '../engine/errors.js';
+import { PRIORITIES, type Priority } from '../engine/events.js';
+
+export interface Wishes {
+  priority?: Priority;
+  tenant?: string;
+  maxWaitMs?: number;
+  cache?: boolean;
+}
+
+export const WISH_HEADERS = [
+  'x-sluice-priority',
+  'x-sluice-tenant',
+  'x-sluice-max-wait-ms',
+  'x-sluice-cache',
+] as const;
+
+/** Reads (and deletes) the `x-sluice-*` headers. Throws `invalid_option` naming the header and value. */
+export function takeWishes(headers: Headers): Wishes {
+  const wishes: Wishes = {};
+  const priority = headers.get('x-sluice-priority');
+  if (priority !== null) {
+    const value = priority.trim().toLowerCase();
+    if (!(PRIORITIES as readonly string[]).includes(value)) {
+      throw new SluiceError(
+        'invalid_option',
+        `x-sluice-priority must be one of ${PRIORITIES.join(', ')}; got "${priority}".`,
+      );
+    }
+    wishes.priority = value as Priority;
+  }
+  const tenant = headers.get('x-sluice-tenant');
+  if (tenant !== null && tenant.trim() !== '') wishes.tenant = tenant.trim();
+  const wait = headers.get('x-sluice-max-wait-ms');
+  if (wait !== null) {
+    const ms = Number(wait);
+    if (wait.trim() === '' || !Number.isFinite(ms) || ms < 0) {
+      throw new SluiceError(
+        'invalid_option',
+        `x-sluice-max-wait-ms must be a number of milliseconds ≥ 0; got "${wait}".`,
+      );
+    }
+    wishes.maxWaitMs = ms;
+  }
+  const cache = headers.get('x-sluice-cache');
+  if (cache !== null) {
+    const value = cache.trim().toLowerCase();
+    if (value !== 'on' && value !== 'off') {
+      throw new SluiceError('invalid_option', `x-sluice-cache must be "on" or "off"; got "${cache}".`);
+    }
+    wishes.cache = value === 'on';
+  }
+  for (const name of WISH_HEADERS) headers.delete(name);
+  return wishes;
+}
