@@ -26,8 +26,9 @@ export interface BucketView {
 export interface ServerView {
   buckets: Partial<Record<Dimension, BucketView>>;
   /**
-   * The most precise wait the server asked for, in ms: `retry-after-ms`, else `retry-after` (seconds or
-   * HTTP date), else "Please try again in 1.146s" from the message, else Gemini's `retryDelay`.
+   * The most precise wait the server asked for, in ms, never negative: `retry-after-ms`, else "Please
+   * try again in 1.146s" from the message (ms precision), else `retry-after` (seconds or HTTP date), else
+   * Azure's "Please retry after 6 seconds", else Gemini's `retryDelay`. See `headers.ts` for why.
    */
   retryAfterMs?: number;
   /** `x-should-retry: true|false` when present. */
@@ -57,7 +58,7 @@ export interface Classification {
   type?: string;
   /** Provider's message, verbatim. */
   message?: string;
-  /** For rate limits: the wait the server asked for (ms), when it said one. */
+  /** For `rate_limited`, `slow_down` and `transient`: the wait the server asked for (ms), when it said one. */
   waitMs?: number;
   /** True when the limit hit is a per-day one (RPD/TPD, Gemini `PerDay` quota ids): waits are long. */
   perDay?: boolean;
