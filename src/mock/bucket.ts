@@ -46,7 +46,8 @@ export class Bucket {
   /** Milliseconds until `cost` would fit: `(level + cost − capacity) / limit × window`; 0 when it fits. */
   waitMs(now: number, cost: number): number {
     const over = this.level(now) + cost - this.capacity;
-    return over > EPSILON ? (over / this.limit) * this.windowMs : 0;
+    // Multiply before dividing: with integer figures the result is then exact (955 × 60000 / 50000 = 1146).
+    return over > EPSILON ? (over * this.windowMs) / this.limit : 0;
   }
 
   /** Whole units left: `floor(capacity − level)`, never negative. */
@@ -63,6 +64,6 @@ export class Bucket {
 
   /** Milliseconds until the bucket holds no usage (fully refilled): `level / limit × window`. */
   resetMs(now: number): number {
-    return (this.level(now) / this.limit) * this.windowMs;
+    return (this.level(now) * this.windowMs) / this.limit;
   }
 }

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { MOCK_DEFAULTS, MockOptionError, resolveMockOptions } from './options.js';
+
+describe('resolveMockOptions', () => {
+  it('applies the defaults; 0 limits mean no bucket', () => {
+    const o = resolveMockOptions();
+    expect(o).toMatchObject({
+      port: 0,
+      host: '127.0.0.1',
+      flavor: 'openai',
+      rpm: MOCK_DEFAULTS.rpm,
+      tpm: MOCK_DEFAULTS.tpm,
+      rpd: undefined,
+      tpd: undefined,
+      burstSeconds: 60,
+      defaultMaxTokens: 16,
+      settle: 'admission',
+      retryAfter: true,
+      retryAfterMs: true,
+      keys: undefined,
+    });
+    expect(typeof o.clock.now()).toBe('number');
+    expect(resolveMockOptions({ rpm: 0 }).rpm).toBeUndefined();
+  });
+
+  it.each([
+    [{ rpm: -1 }, 'rpm: expected a whole number from 0 up, got -1'],
+    [{ tpm: 1.5 }, 'tpm: expected a whole number from 0 up, got 1.5'],
+    [{ burstSeconds: 0 }, 'burstSeconds: expected a number above 0, got 0'],
+    [{ errorRate: 2 }, 'errorRate: expected a probability from 0 to 1, got 2'],
+    [{ flavor: 'gemini' }, 'flavor: expected one of openai, azure, anthropic, got gemini'],
+    [
+      { rpm: 30, burstSeconds: 1 },
+      'rpm: 30 requests per minute with a burst of 1s holds less than one request; raise burstSeconds to at least 2',
+    ],
+    [{ itpm: 10 }, 'itpm: input-token limits exist only with the anthropic flavor (got openai)'],
+    [{ keys: [] }, 'keys: expected a non-empty list of non-empty API keys'],
+    [{ port: 70_000 }, 'port: expected a port from 0 to 65535, got 70000'],
+    [{ slowDownFactor: 0.5 }, 'slowDownFactor: expected a growth factor of at least 1, got 0.5'],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolveMockOptions(options as never)).toThrow(
+      new MockOptionError(Object.keys(options)[0] as never, message),
+    );
+  });
+
+  it('names options the way the caller asks', () => {
+    expect(() => resolveMockOptions({ latencyMs: -5 }, (o) => `--${o}`)).toThrow(
+      '--latencyMs: expected a number from 0 up, got -5',
+    );
+  });
+});
