@@ -423,7 +423,9 @@ export class Engine {
         outcome: cls.outcome,
         latencyMs: now - admittedAt,
       });
-      this.#learn(lane, view, cls, now);
+      const levels = this.#learn(lane, view, now);
+      if (cls.outcome !== 'rate_limited' && cls.outcome !== 'slow_down')
+        this.#raiseToServer(lane, levels, now);
 
       switch (cls.outcome) {
         case 'success':
@@ -455,6 +457,9 @@ export class Engine {
         case 'slow_down': {
           release();
           rateLimited++;
+          // The server refused this attempt: its figures (headers, quoted usage) replace our charge.
+          await this.#store.adjust(lane.id, lane.buckets, negate(cost), now);
+          this.#raiseToServer(lane, levels, now);
           const wait = await this.#onRateLimited(lane, cls, now, id, attempts);
           if (rateLimited > (this.#options.maxRateLimitRetries ?? 20)) {
             fail('rate_limited', result.status);
@@ -695,10 +700,10 @@ export class Engine {
     return wait;
   }
 
-  /** Learns limits and levels from the server's headers; the mirror only ever becomes more cautious. */
-  #learn(lane: Lane, view: ServerView, cls: Classification, now: number): void {
-    if (!lane.learn) return;
+  /** Learns limits from the server's headers; returns the bucket levels the server reported. */
+  #learn(lane: Lane, view: ServerView, now: number): Record<string, number> {
     const levels: Record<string, number> = {};
+    if (!lane.learn) return levels;
     let changed = false;
     for (const dimension of DIMENSIONS) {
       const b = view.buckets[dimension];
@@ -734,8 +739,15 @@ export class Engine {
       for (const s of lane.buckets) limits[s.id] = s.limit;
       this.#emit({ type: 'limits_learned', at: now, lane: lane.id, id: 0, limits });
     }
-    if (cls.outcome === 'success' && Object.keys(levels).length > 0)
+    return levels;
+  }
+
+  /** Raises the local levels to the server's (from its headers); never lowers them. */
+  #raiseToServer(lane: Lane, levels: Record<string, number>, now: number): void {
+    for (const _ in levels) {
       void this.#store.raise(lane.id, lane.buckets, levels, now);
+      return;
+    }
   }
 
   #trip(lane: Lane, error: SluiceError, now: number, id: number): void {

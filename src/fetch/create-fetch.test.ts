@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { chatCompletion, json, startServer, type TestServer } from '../../test/support/server.js';
+import type { SluiceEvent } from '../engine/events.js';
+import { createFetch } from './create-fetch.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const chatBody = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], ...extra });
+
+const post = (headers: Record<string, string> = {}, body = chatBody()) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret-key', ...headers },
+  body,
+});
+
+describe('createFetch', () => {
+  it('passes requests that are not LLM calls through untouched', async () => {
+    server = await startServer((_req, res) => json(res, 200, { data: [] }, { 'x-custom': 'yes' }));
+    const f = createFetch();
+    const res = await f(`${server.url}/v1/models`, { headers: { authorization: 'Bearer k' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-custom')).toBe('yes');
+    expect(res.headers.get('x-sluice-attempts')).toBeNull();
+    expect(server.requests[0]!.headers.authorization).toBe('Bearer k');
+  });
+
+  it('strips x-sluice-* headers before going upstream and reports what happened', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const f = createFetch();
+    const res = await f(
+      `${server.url}/v1/chat/completions`,
+      post({
+        'x-sluice-priority': 'interactive',
+        'x-sluice-tenant': 'app-a',
+        'x-sluice-max-wait-ms': '5000',
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ choices: [{ message: { content: 'hi' } }] });
+    const sent = server.requests[0]!;
+    expect(Object.keys(sent.headers).filter((h) => h.startsWith('x-sluice'))).toEqual([]);
+    expect(sent.headers.authorization).toBe('Bearer sk-secret-key');
+    expect(JSON.parse(sent.body)).toMatchObject({ model: 'gpt-4o-mini' });
+    expect(res.headers.get('x-sluice-attempts')).toBe('1');
+    expect(res.headers.get('x-sluice-queued-ms')).not.toBeNull();
+  });
+
+  it('answers a bad x-sluice header with a 400 that names it, sending nothing', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const res = await createFetch()(
+      `${server.url}/v1/chat/completions`,
+      post({ 'x-sluice-priority': 'urgent' }),
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('invalid_option');
+    expect(body.error.message).toContain('x-sluice-priority');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('streams responses as they arrive, never buffering them', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    server = await startServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"first"}}]}\n\n');
+      await released; // the rest only after the client has seen the first chunk
+      res.write(
+        'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n',
+      );
+      res.end('data: [DONE]\n\n');
+    });
+    const f = createFetch();
+    const res = await f(`${server.url}/v1/chat/completions`, post({}, chatBody({ stream: true })));
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain('first');
+    release();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      rest += new TextDecoder().decode(r.value);
+    expect(rest).toContain('[DONE]');
+  });
+
+  it('passes a fatal answer (400) through unchanged and does not retry it', async () => {
+    const body = {
+      error: {
+        message: 'Invalid value for messages',
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: null,
+      },
+    };
+    server = await startServer((_req, res) => json(res, 400, body, { 'x-request-id': 'req_1' }));
+    const res = await createFetch()(`${server.url}/v1/chat/completions`, post());
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual(body);
+    expect(res.headers.get('x-request-id')).toBe('req_1');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('answers Sluice failures in OpenAI error shape, or throws them when asked', async () => {
+    const quota = {
+      error: {
+        message: 'You exceeded your current quota',
+        type: 'insufficient_quota',
+        param: null,
+        code: 'insufficient_quota',
+      },
+    };
+    server = await startServer((_req, res) => json(res, 429, quota));
+    const res = await createFetch()(`${server.url}/v1/chat/completions`, post());
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-sluice-error-code')).toBe('quota_exhausted');
+    const body = (await res.json()) as { error: { code: string; type: string; upstream: unknown } };
+    expect(body.error).toMatchObject({
+      code: 'quota_exhausted',
+      type: 'sluice_error',
+      upstream: quota.error,
+    });
+
+    await expect(
+      createFetch({ errors: 'throw' })(`${server.url}/v1/chat/completions`, post()),
+    ).rejects.toMatchObject({
+      name: 'SluiceError',
+      code: 'quota_exhausted',
+      status: 429,
+    });
+  });
+
+  it('trips the lane when a quota error arrives inside a 200 stream', async () => {
+    server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        'data: {"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}\n\n',
+      );
+    });
+    const f = createFetch();
+    const res = await f(`${server.url}/v1/chat/completions`, post({}, chatBody({ stream: true })));
+    await res.text();
+    const next = await f(`${server.url}/v1/chat/completions`, post());
+    expect(next.status).toBe(429);
+    expect(next.headers.get('x-sluice-error-code')).toBe('quota_exhausted');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('never puts the API key in lanes or events', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const events: SluiceEvent[] = [];
+    const f = createFetch({ onEvent: (e) => events.push(e) });
+    await (await f(`${server.url}/v1/chat/completions`, post())).text();
+    expect(events.length).toBeGreaterThan(0);
+    expect(JSON.stringify(events)).not.toContain('sk-secret-key');
+    expect(JSON.stringify(await f.engine.stats())).not.toContain('sk-secret-key');
+  });
+
+  it('settles a request without a max against its actual usage and learns the typical completion', async () => {
+    server = await startServer((_req, res) =>
+      json(res, 200, chatCompletion('hi', { prompt_tokens: 3, completion_tokens: 500, total_tokens: 503 })),
+    );
+    const events: SluiceEvent[] = [];
+    const f = createFetch({ onEvent: (e) => events.push(e), limits: { tpm: 100_000 } });
+    await (await f(`${server.url}/v1/chat/completions`, post())).json();
+    const settled = events.find((e) => e.type === 'settled');
+    expect(settled).toMatchObject({ actualTokens: 503 });
+  });
+
+  it('accepts a Request object as input', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const f = createFetch();
+    const res = await f(
+      new Request(`${server.url}/v1/chat/completions`, post({ 'x-sluice-priority': 'batch' })),
+    );
+    expect(res.status).toBe(200);
+    expect(server.requests[0]!.headers['x-sluice-priority']).toBeUndefined();
+    expect(JSON.parse(server.requests[0]!.body)).toMatchObject({ model: 'gpt-4o-mini' });
+  });
+});
