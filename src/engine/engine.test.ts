@@ -286,3 +286,107 @@ describe('learning limits from headers', () => {
     expect(sentAt[3]! - sentAt[2]!).toBeGreaterThanOrEqual(999);
   });
 });
+
+describe('long waits, concurrency and operator actions', () => {
+  it('parks a request through a per-day limit until the reset instead of failing it', async () => {
+    const { clock, engine } = setup();
+    const rpd = {
+      error: {
+        message:
+          'Rate limit reached for m in organization org on requests per day (RPD): Limit 200, Used 200, Requested 1. Please try again in 7m12s. Visit https://platform.openai.com/account/rate-limits to learn more.',
+        type: 'requests',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    };
+    const sentAt: number[] = [];
+    const result = engine.execute(req(), async () => {
+      sentAt.push(clock.now() - 1_000_000);
+      return sentAt.length === 1 ? { status: 429, headers: {}, body: rpd, value: 'x' } : ok();
+    });
+    await clock.runAll();
+    await expect(result).resolves.toMatchObject({ outcome: 'success', attempts: 2 });
+    expect(sentAt).toEqual([0, 432_000]);
+  });
+
+  it('fails a parked request whose deadline the server wait would pass', async () => {
+    const { clock, engine } = setup();
+    const body = {
+      error: {
+        message:
+          'Rate limit reached for m in organization org on tokens per day (TPD): Limit 1000, Used 1000, Requested 10. Please try again in 14m24s.',
+        type: 'tokens',
+        code: 'rate_limit_exceeded',
+      },
+    };
+    const result = engine
+      .execute(req(10, { maxWaitMs: 60_000 }), async () => ({ status: 429, headers: {}, body, value: 'x' }))
+      .catch((e: unknown) => e);
+    await clock.runAll();
+    expect(await result).toMatchObject({ code: 'deadline_exceeded', status: 429 });
+  });
+
+  it('keeps at most maxConcurrency requests in flight until their bodies are done', async () => {
+    const { clock, engine } = setup({ limits: { maxConcurrency: 2 } });
+    let inFlight = 0;
+    let peak = 0;
+    const all = Array.from({ length: 6 }, async () => {
+      const execution = await engine.execute(req(), async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        return ok();
+      });
+      await clock.sleep(100);
+      inFlight--;
+      execution.done();
+    });
+    await clock.runAll();
+    await Promise.all(all);
+    expect(peak).toBe(2);
+  });
+
+  it('lowers the pace on slow_down and recovers it with successes', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 600 } });
+    const slow = { error: { message: 'Please slow down', type: 'rate_limit_error', code: 'slow_down' } };
+    let first = true;
+    await Promise.all([
+      engine.execute(req(), async () => {
+        if (!first) return ok();
+        first = false;
+        return { status: 429, headers: { 'retry-after': '1' }, body: slow, value: 'x' };
+      }),
+      clock.runAll(),
+    ]);
+    const [lane] = await engine.stats();
+    // 600 × 0.7 after slow_down, then +2 % of pace for the success that followed.
+    expect(lane!.buckets.find((b) => b.dimension === 'requests')!.limit).toBeCloseTo(432);
+  });
+
+  it('backs off exponentially on 429s that give no wait at all', async () => {
+    const { clock, engine } = setup();
+    const sentAt: number[] = [];
+    const result = engine.execute(req(), async () => {
+      sentAt.push(clock.now() - 1_000_000);
+      return sentAt.length < 4 ? { status: 429, headers: {}, value: 'x' } : ok();
+    });
+    await clock.runAll();
+    await result;
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    // random() = 0.5 → 3/4 of a doubling ceiling: 750, 1500, 3000.
+    expect(gaps).toEqual([750, 1500, 3000]);
+  });
+
+  it('reopens a tripped lane at once when an operator resets it', async () => {
+    const { engine } = setup();
+    const quota = { error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } };
+    await expect(
+      engine.execute(req(), async () => ({ status: 429, headers: {}, body: quota, value: 'x' })),
+    ).rejects.toMatchObject({
+      code: 'quota_exhausted',
+    });
+    const [lane] = await engine.stats();
+    expect(lane!.tripped).toBe(true);
+    expect(await engine.resetLane(lane!.lane)).toBe(true);
+    await expect(engine.execute(req(), async () => ok())).resolves.toMatchObject({ outcome: 'success' });
+  });
+});
