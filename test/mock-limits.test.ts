@@ -381,7 +381,7 @@ describe('stats', () => {
       concurrency: { current: 0 },
     });
     expect(stats.concurrency.max).toBeGreaterThanOrEqual(1);
-    expect(stats.tokens.prompt).toBe(2);
+    expect(stats.tokens).toEqual({ charged: 50, prompt: 48, completion: 2 });
 
     const reset = await fetch(`${mock!.origin}/__mock/reset`, { method: 'POST' });
     expect(reset.status).toBe(200);

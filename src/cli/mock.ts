@@ -245,6 +245,17 @@ Examples:
       process.exit(1);
     }
 
+    // Handlers go in before the first line is printed: a parent may signal as soon as it reads it.
+    let closing = false;
+    const server = mock;
+    const shutdown = (): void => {
+      if (closing) process.exit(130);
+      closing = true;
+      void server.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+
     const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host;
     const limits = [
       ['RPM', flags.rpm],
@@ -261,14 +272,5 @@ Examples:
         `${flags.flavor} flavor, base URL ${mock.url}; per (API key, model): ` +
         `${limits.length > 0 ? limits.join(', ') : 'unlimited'}, burst ${flags.burstSeconds}s\n`,
     );
-
-    let closing = false;
-    const shutdown = (): void => {
-      if (closing) process.exit(130);
-      closing = true;
-      void mock.close().then(() => process.exit(0));
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
   });
 }
