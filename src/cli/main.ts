@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { registerBatch } from './batch.js';
 import { registerMock } from './mock.js';
 
 const program = new Command();
@@ -12,6 +13,7 @@ program
   .version(VERSION, '-v, --version')
   .showHelpAfterError('(run with --help for usage)');
 
+registerBatch(program);
 registerMock(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,162 @@
+/**
+ * `--dry-run`: what a run would do, sending nothing and writing nothing. Counts the lines, checks them,
+ * estimates the tokens they reserve at admission, and works out the least time the given limits allow.
+ */
+import { estimateCost } from '../engine/cost.js';
+import { LineChecker, readLines, type BadLine } from './input.js';
+import { formatCount, formatDuration } from './progress.js';
+import { loadResumeState } from './resume.js';
+import { BATCH_DEFAULTS } from './runner.js';
+
+export interface PlanOptions {
+  input: string;
+  /** With `resume`: the files whose finished lines are not counted as to send. */
+  output?: string;
+  errors?: string;
+  resume?: boolean;
+  retryFailed?: boolean;
+  rpm?: number;
+  tpm?: number;
+}
+
+export interface ModelPlan {
+  model: string;
+  requests: number;
+  /** Prompt + completion tokens reserved at admission. */
+  tokens: number;
+  /** Least time for this model's lines at the given limits (limits are per model). */
+  minMs: number | undefined;
+}
+
+export interface BatchPlan {
+  input: string;
+  /** Non-blank lines. */
+  lines: number;
+  valid: number;
+  bad: number;
+  /** The first bad lines (all are counted in `bad`). */
+  badLines: BadLine[];
+  /** Valid lines already finished by an earlier run (`resume`). */
+  alreadyDone: number;
+  toSend: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Lines to send without a max-tokens field (counted at the engine's typical completion). */
+  withoutMax: number;
+  models: ModelPlan[];
+  /** Least time for the whole file: the slowest model. `undefined` without `rpm`/`tpm`. */
+  minMs: number | undefined;
+  rpm: number | undefined;
+  tpm: number | undefined;
+}
+
+export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
+  let finished: ReadonlySet<string> = new Set();
+  if ((options.resume || options.retryFailed) && options.output !== undefined) {
+    const state = await loadResumeState(options.output, options.errors ?? `${options.output}.errors.jsonl`, {
+      retryFailed: options.retryFailed === true,
+      readOnly: true,
+    });
+    finished = state.finished;
+  }
+  const checker = new LineChecker();
+  const plan: BatchPlan = {
+    input: options.input,
+    lines: 0,
+    valid: 0,
+    bad: 0,
+    badLines: [],
+    alreadyDone: 0,
+    toSend: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    withoutMax: 0,
+    models: [],
+    minMs: undefined,
+    rpm: options.rpm,
+    tpm: options.tpm,
+  };
+  const models = new Map<string, ModelPlan>();
+  for await (const raw of readLines(options.input)) {
+    plan.lines++;
+    const checked = checker.check(raw);
+    if (!checked.ok) {
+      plan.bad++;
+      if (plan.badLines.length < BATCH_DEFAULTS.badLinesShown) plan.badLines.push(checked.bad);
+      continue;
+    }
+    plan.valid++;
+    const { request } = checked;
+    if (finished.has(request.customId)) {
+      plan.alreadyDone++;
+      continue;
+    }
+    plan.toSend++;
+    const cost = estimateCost(request.url, request.body, {
+      typicalCompletion: request.kind === 'embeddings' ? 0 : BATCH_DEFAULTS.typicalCompletion,
+    });
+    if (!cost.maxGiven && request.kind !== 'embeddings') plan.withoutMax++;
+    plan.promptTokens += cost.promptTokens;
+    plan.completionTokens += cost.completionTokens;
+    const model = cost.model ?? 'unknown';
+    let m = models.get(model);
+    if (!m) {
+      m = { model, requests: 0, tokens: 0, minMs: undefined };
+      models.set(model, m);
+    }
+    m.requests++;
+    m.tokens += cost.promptTokens + cost.completionTokens;
+  }
+  for (const m of models.values()) {
+    const times = [
+      options.rpm ? (m.requests / options.rpm) * 60_000 : undefined,
+      options.tpm ? (m.tokens / options.tpm) * 60_000 : undefined,
+    ].filter((t): t is number => t !== undefined);
+    m.minMs = times.length > 0 ? Math.max(...times) : undefined;
+    if (m.minMs !== undefined) plan.minMs = Math.max(plan.minMs ?? 0, m.minMs);
+  }
+  plan.models = [...models.values()].sort((a, b) => b.tokens - a.tokens);
+  return plan;
+}
+
+/** The dry-run report (stdout). */
+export function formatPlan(plan: BatchPlan): string {
+  const out: string[] = [];
+  const row = (label: string, text: string) => out.push(`${label.padEnd(14)}${text}`);
+  row('input', plan.input);
+  row('lines', `${formatCount(plan.lines)} (${formatCount(plan.valid)} valid, ${formatCount(plan.bad)} bad)`);
+  if (plan.alreadyDone > 0) row('already done', `${formatCount(plan.alreadyDone)} (skipped by --resume)`);
+  row('to send', `${formatCount(plan.toSend)} requests`);
+  const tokens = plan.promptTokens + plan.completionTokens;
+  row(
+    'tokens',
+    `~${formatCount(tokens)} reserved at admission (prompt ~${formatCount(plan.promptTokens)} + completion up to ${formatCount(plan.completionTokens)})`,
+  );
+  if (plan.withoutMax > 0) {
+    row(
+      '',
+      `${formatCount(plan.withoutMax)} requests name no max_tokens; counted at ${BATCH_DEFAULTS.typicalCompletion} completion tokens each`,
+    );
+  }
+  for (const m of plan.models) {
+    row(
+      out.some((l) => l.startsWith('by model')) ? '' : 'by model',
+      `${m.model}: ${formatCount(m.requests)} requests, ~${formatCount(m.tokens)} tokens${m.minMs === undefined ? '' : `, at least ${formatDuration(m.minMs)}`}`,
+    );
+  }
+  if (plan.minMs !== undefined) {
+    const limits = [
+      plan.rpm ? `${formatCount(plan.rpm)} RPM` : undefined,
+      plan.tpm ? `${formatCount(plan.tpm)} TPM` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    row(
+      'minimum time',
+      `${formatDuration(plan.minMs)} at ${limits} per model (less the account's initial burst, up to one minute's worth)`,
+    );
+  } else {
+    row('minimum time', 'give --rpm and/or --tpm (your account limits per model) to compute it');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,287 @@
+import { basename, relative } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { formatPlan, planBatch } from '../batch/plan.js';
+import { formatCount } from '../batch/progress.js';
+import { ProgressReporter, type ProgressMode } from '../batch/progress.js';
+import { BATCH_DEFAULTS, BatchRun, BatchSetupError, checkFiles, type BatchOptions } from '../batch/runner.js';
+import { formatSummary } from '../batch/summary.js';
+import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+/**
+ * The emulator behind `--base-url mock`: OpenAI's default-tier-like limits with a one-second burst and a
+ * little latency, so pacing and the progress bar are visible on a small file.
+ */
+const EMBEDDED_MOCK: MockOptions = {
+  rpm: MOCK_DEFAULTS.rpm,
+  tpm: MOCK_DEFAULTS.tpm,
+  burstSeconds: 1,
+  latencyMs: 150,
+  msPerToken: 1,
+};
+
+interface Flags {
+  output?: string;
+  errors?: string;
+  baseUrl?: string;
+  apiKeyEnv?: string;
+  rpm?: number;
+  tpm?: number;
+  maxInFlight: number;
+  resume?: true;
+  retryFailed?: true;
+  dryRun?: true;
+  redis?: string;
+  quiet?: true;
+}
+
+function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError('Expected a number above 0, like 3000.');
+  }
+  return value;
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError('Expected a whole number from 1 up, like 256.');
+  }
+  return value;
+}
+
+/** Single-quotes an argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that continues this run: the same arguments, with `--resume` and without `--retry-failed`. */
+function resumeCommand(): string {
+  const script = process.argv[1] ?? 'sluice';
+  const program =
+    basename(script) === 'sluice' ? 'sluice' : `node ${relative(process.cwd(), script) || script}`;
+  const args = process.argv.slice(2).filter((a) => a !== '--retry-failed' && a !== '--dry-run');
+  if (!args.includes('--resume')) args.push('--resume');
+  return [program, ...args.map(shellQuote)].join(' ');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(2);
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
+  } catch {
+    return false;
+  }
+}
+
+/** Registers `sluice batch`. */
+export function registerBatch(program: Command): void {
+  const cmd = program
+    .command('batch')
+    .description(
+      'Run an OpenAI Batch API file (JSONL) as fast as the rate limits allow: paced, retried, resumable.',
+    )
+    .argument('<input>', 'input JSONL: one {"custom_id","method":"POST","url","body"} per line')
+    .option('--output <file>', 'where succeeded lines go (OpenAI Batch output lines, appended)')
+    .option('--errors <file>', 'where failed and bad lines go (default: <output>.errors.jsonl)')
+    .option(
+      '--base-url <url>',
+      `API base URL, /v1 included (default: $OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}); "mock" runs the built-in emulator`,
+    )
+    .option('--api-key-env <name>', 'environment variable holding the API key (default: OPENAI_API_KEY)')
+    .option(
+      '--rpm <n>',
+      'requests per minute per model (default: learned from the response headers)',
+      positiveNumber,
+    )
+    .option(
+      '--tpm <n>',
+      'tokens per minute per model (default: learned from the response headers)',
+      positiveNumber,
+    )
+    .option(
+      '--max-in-flight <n>',
+      'requests handed to the limiter at once, waiting or on the wire',
+      positiveInteger,
+      BATCH_DEFAULTS.maxInFlight,
+    )
+    .option('--resume', 'continue an earlier run: skip custom_ids already in the output or errors file')
+    .option('--retry-failed', 'with --resume, also send the lines that failed before (implies --resume)')
+    .option('--dry-run', 'check the file, count tokens and the minimum time at --rpm/--tpm; send nothing')
+    .option('--redis <url>', 'share limits with other processes through Redis (not available yet)')
+    .option('--quiet', 'no progress and no summary; problems are still printed')
+    .addHelpText(
+      'after',
+      `
+Every custom_id ends up in exactly one of the two files. Progress goes to stderr: a bar on a
+terminal, a line every 10 s otherwise. Exit status: 0 all succeeded, 1 some lines failed or were
+not sent, 2 nothing could run (bad flags, unreadable input, output exists without --resume),
+130 interrupted.
+
+The API key is read from the environment only (never a flag). Ctrl-C stops sending, lets requests
+in flight finish for ${BATCH_DEFAULTS.graceMs / 1000} s and prints the command that resumes; a second Ctrl-C abandons them.
+
+Examples:
+  Try it without an account (the built-in emulator, 500 RPM):
+    $ sluice batch examples/requests.jsonl --output results.jsonl --base-url mock
+
+  Check a file and see how long it needs at your limits, sending nothing:
+    $ sluice batch prompts.jsonl --dry-run --rpm 5000 --tpm 2000000
+
+  Run it (limits learned from OpenAI's headers), then continue after a crash or Ctrl-C:
+    $ export OPENAI_API_KEY=sk-...
+    $ sluice batch prompts.jsonl --output results.jsonl
+    $ sluice batch prompts.jsonl --output results.jsonl --resume
+
+  Send the lines that failed once more, with a key from another variable:
+    $ sluice batch prompts.jsonl --output results.jsonl --resume --retry-failed --api-key-env TEAM_KEY
+
+Reference: docs/batch.md`,
+    );
+
+  // Bad flags exit 2 with commander's message (which names the flag), never a stack trace.
+  cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+  cmd.action(async (input: string, flags: Flags) => {
+    if (flags.redis !== undefined) {
+      fail(
+        '--redis is not available yet: sharing limits between processes through Redis comes in a later release. Run without --redis; the limits then hold for this process only.',
+      );
+    }
+    const resume = flags.resume === true || flags.retryFailed === true;
+    if (flags.dryRun) {
+      try {
+        await checkFiles({ input });
+      } catch (err) {
+        if (err instanceof BatchSetupError) fail(err.message);
+        throw err;
+      }
+      const plan = await planBatch({
+        input,
+        ...(flags.output === undefined ? {} : { output: flags.output }),
+        ...(flags.errors === undefined ? {} : { errors: flags.errors }),
+        resume,
+        retryFailed: flags.retryFailed === true,
+        ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
+        ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
+      });
+      for (const bad of plan.badLines) process.stderr.write(`${input}: ${bad.message}\n`);
+      if (plan.bad > plan.badLines.length) {
+        process.stderr.write(`${input}: ${formatCount(plan.bad - plan.badLines.length)} more bad lines.\n`);
+      }
+      process.stdout.write(`${formatPlan(plan)}\n`);
+      process.exit(plan.bad > 0 ? 1 : 0);
+    }
+
+    if (flags.output === undefined) {
+      fail(
+        '--output <file> is required: where the results go, e.g. --output results.jsonl (or use --dry-run).',
+      );
+    }
+    const output = flags.output;
+
+    const rawBase = flags.baseUrl ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL;
+    const useMock = rawBase === 'mock';
+    if (!useMock) {
+      try {
+        new URL(rawBase);
+      } catch {
+        fail(
+          `--base-url ${JSON.stringify(rawBase)} is not a URL; expected e.g. ${DEFAULT_BASE_URL}, or "mock".`,
+        );
+      }
+    }
+
+    const keyVar = flags.apiKeyEnv ?? 'OPENAI_API_KEY';
+    let apiKey = process.env[keyVar] || undefined;
+    if (flags.apiKeyEnv !== undefined && apiKey === undefined) {
+      fail(
+        `--api-key-env ${keyVar}: the variable ${keyVar} is not set (or empty). Export it with the API key.`,
+      );
+    }
+    if (apiKey === undefined && useMock) apiKey = 'sk-mock';
+    if (apiKey === undefined && !isLoopback(rawBase)) {
+      fail(
+        `no API key: set OPENAI_API_KEY (the key is read from the environment, never from the command line), or name another variable with --api-key-env. To try Sluice without an account, use --base-url mock.`,
+      );
+    }
+
+    const options: BatchOptions = {
+      input,
+      output,
+      ...(flags.errors === undefined ? {} : { errors: flags.errors }),
+      baseUrl: rawBase,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
+      ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
+      maxInFlight: flags.maxInFlight,
+      resume,
+      retryFailed: flags.retryFailed === true,
+    };
+    try {
+      await checkFiles(options);
+    } catch (err) {
+      if (err instanceof BatchSetupError) fail(err.message);
+      throw err;
+    }
+
+    const mode: ProgressMode = flags.quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain';
+    const reporter = new ProgressReporter({ stream: process.stderr, mode });
+
+    let mock: MockServer | undefined;
+    if (useMock) {
+      mock = await startMock(EMBEDDED_MOCK);
+      options.baseUrl = mock.url;
+      process.stderr.write(
+        `--base-url mock: using the built-in emulator at ${mock.url} — ${formatCount(EMBEDDED_MOCK.rpm!)} RPM and ${formatCount(EMBEDDED_MOCK.tpm!)} TPM per model, ${EMBEDDED_MOCK.burstSeconds} s burst. No account needed; nothing leaves this machine.\n`,
+      );
+    }
+
+    let run: BatchRun;
+    try {
+      run = new BatchRun({ ...options, log: (m) => reporter.log(m) });
+    } catch (err) {
+      if (err instanceof BatchSetupError) fail(err.message);
+      throw err;
+    }
+
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts++;
+      if (interrupts === 1) {
+        reporter.log(
+          `Stopping: no new requests; requests in flight get up to ${BATCH_DEFAULTS.graceMs / 1000} s to finish. Ctrl-C again abandons them.`,
+        );
+        run.interrupt();
+      } else {
+        run.abort();
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    reporter.start(() => run.tracker.snapshot());
+    let summary;
+    try {
+      summary = await run.run();
+    } catch (err) {
+      reporter.stop();
+      if (err instanceof BatchSetupError) fail(err.message);
+      throw err;
+    } finally {
+      await mock?.close();
+    }
+    reporter.stop();
+    const text = formatSummary(summary, resumeCommand());
+    if (!flags.quiet) process.stderr.write(`${text}\n`);
+    else if (summary.stopped) process.stderr.write(`${summary.stopped.message}\n  ${resumeCommand()}\n`);
+    process.exit(summary.exitCode);
+  });
+}
