@@ -17,8 +17,9 @@ export function table(columns: readonly (Column | string)[], rows: readonly (rea
     return (cols[i]!.align ?? 'left') === 'right' ? text.padStart(width) : text.padEnd(width);
   };
   const line = (cells: readonly string[]) => `| ${cols.map((_, i) => cell(cells[i] ?? '', i)).join(' | ')} |`;
-  const rule = `|${cols
-    .map((c, i) => (c.align === 'right' ? `${'-'.repeat(widths[i]! + 1)}:` : '-'.repeat(widths[i]! + 2)))
-    .join('|')}|`;
+  // The rule is written the way Prettier formats Markdown tables, so that the docs can quote it verbatim.
+  const rule = `| ${cols
+    .map((c, i) => (c.align === 'right' ? `${'-'.repeat(widths[i]! - 1)}:` : '-'.repeat(widths[i]!)))
+    .join(' | ')} |`;
   return [line(cols.map((c) => c.title)), rule, ...rows.map(line)].join('\n');
 }
