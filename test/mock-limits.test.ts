@@ -3,6 +3,7 @@
  * with a frozen clock so the figures are exact.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { OpenAIErrorBody } from '../src/formats/openai-errors.js';
 import { startMock, type MockOptions, type MockServer } from '../src/mock/index.js';
 
 let now = 0;
@@ -20,10 +21,13 @@ async function start(options: MockOptions): Promise<MockServer> {
   return mock;
 }
 
+/** An error body, or a success body of which the tests read `usage`. */
+type AnswerBody = OpenAIErrorBody & { usage: { total_tokens: number } };
+
 interface Answer {
   status: number;
   headers: Headers;
-  body: any;
+  body: AnswerBody;
 }
 
 async function post(path: string, body: unknown, key = 'sk-test'): Promise<Answer> {
@@ -32,7 +36,7 @@ async function post(path: string, body: unknown, key = 'sk-test'): Promise<Answe
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: await res.json() };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as AnswerBody };
 }
 
 /** A chat request costing exactly `tokens`: 4 × (tokens − 1) prompt characters + max_tokens 1. */
