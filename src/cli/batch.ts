@@ -187,7 +187,7 @@ Reference: docs/batch.md`,
     }
     const output = flags.output;
 
-    const rawBase = flags.baseUrl ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL;
+    const rawBase = flags.baseUrl ?? (process.env['OPENAI_BASE_URL'] || DEFAULT_BASE_URL);
     const useMock = rawBase === 'mock';
     if (!useMock) {
       try {

@@ -1,0 +1,126 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { countLines, joinUrl, LineChecker, readLines, type RawLine } from './input.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-input-'));
+let n = 0;
+function file(content: string | Buffer): string {
+  const path = join(dir, `f${n++}.jsonl`);
+  writeFileSync(path, content);
+  return path;
+}
+
+async function all(path: string): Promise<RawLine[]> {
+  const out: RawLine[] = [];
+  for await (const line of readLines(path)) out.push(line);
+  return out;
+}
+
+describe('readLines', () => {
+  it('numbers lines as an editor does, skipping blank ones, with CRLF, a BOM and no final newline', async () => {
+    const path = file('\uFEFF{"a":1}\r\n\r\n   \n{"b":2}\n{"c":3}');
+    expect(await all(path)).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 4, text: '{"b":2}' },
+      { line: 5, text: '{"c":3}' },
+    ]);
+    expect(await countLines(path)).toBe(3);
+  });
+
+  it('joins lines longer than a chunk and keeps multi-byte characters whole', async () => {
+    const long = `{"x":"${'é'.repeat(300_000)}"}`;
+    const path = file(`${long}\n{"y":"日本"}\n`);
+    const lines = await all(path);
+    expect(lines.map((l) => l.text)).toEqual([long, '{"y":"日本"}']);
+    expect(await countLines(path)).toBe(2);
+  });
+
+  it('reads an empty file as no lines', async () => {
+    const path = file('');
+    expect(await all(path)).toEqual([]);
+    expect(await countLines(path)).toBe(0);
+  });
+
+  it('stops reading when the consumer stops (the stream is closed)', async () => {
+    const path = file(Array.from({ length: 10_000 }, (_, i) => `{"i":${i}}`).join('\n'));
+    let seen = 0;
+    for await (const _ of readLines(path)) if (++seen === 3) break;
+    expect(seen).toBe(3);
+  });
+});
+
+describe('LineChecker', () => {
+  const good = (id: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      custom_id: id,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      ...extra,
+    });
+
+  it('accepts a Batch line and says which endpoint it names', () => {
+    const r = new LineChecker().check({ line: 1, text: good('a') });
+    expect(r.ok && r.request).toMatchObject({
+      line: 1,
+      customId: 'a',
+      kind: 'chat',
+      url: '/v1/chat/completions',
+    });
+  });
+
+  it.each([
+    ['not json', 'invalid_json', /line 7: not JSON/],
+    ['[1,2]', 'invalid_line', /expected a JSON object/],
+    [
+      JSON.stringify({ method: 'POST', url: '/v1/embeddings', body: {} }),
+      'missing_custom_id',
+      /no "custom_id"/,
+    ],
+    [
+      JSON.stringify({ custom_id: 5, method: 'POST', url: '/v1/embeddings', body: {} }),
+      'invalid_line',
+      /must be a string/,
+    ],
+    [good('m', { method: 'GET' }), 'unsupported_method', /"method" must be "POST", got "GET"/],
+    [
+      good('u', { url: '/v1/images/generations' }),
+      'unsupported_url',
+      /"url" must be \/v1\/chat\/completions/,
+    ],
+    [good('b', { body: 'text' }), 'invalid_line', /"body" must be a JSON object/],
+    [good('s', { body: { model: 'x', stream: true } }), 'invalid_line', /stream/],
+  ])('reports %s as %s with its line number', (text, code, message) => {
+    const r = new LineChecker().check({ line: 7, text });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.bad.code).toBe(code);
+      expect(r.bad.line).toBe(7);
+      expect(r.bad.message).toMatch(message);
+    }
+  });
+
+  it('lets the first line with a custom_id run and reports later ones, naming the first', () => {
+    const checker = new LineChecker();
+    expect(checker.check({ line: 2, text: good('dup') }).ok).toBe(true);
+    const r = checker.check({ line: 9, text: good('dup') });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.bad).toMatchObject({ code: 'duplicate_custom_id', customId: 'dup', line: 9 });
+      expect(r.bad.message).toContain('first used on line 2');
+    }
+  });
+});
+
+describe('joinUrl', () => {
+  it('joins the way the SDKs do: the base carries /v1, the line url repeats it', () => {
+    expect(joinUrl('http://h:1/v1', '/v1/chat/completions')).toBe('http://h:1/v1/chat/completions');
+    expect(joinUrl('https://api.openai.com/v1/', '/v1/embeddings')).toBe(
+      'https://api.openai.com/v1/embeddings',
+    );
+    expect(joinUrl('http://h:1/openai/v1', '/v1/responses')).toBe('http://h:1/openai/v1/responses');
+    expect(joinUrl('http://h:1/v1', '/chat/completions')).toBe('http://h:1/v1/chat/completions');
+  });
+});
