@@ -198,7 +198,9 @@ describe('sluice batch (runner)', () => {
   });
 
   it('stops when the upstream is down for many requests in a row', async () => {
-    const gone = await server((_req, res) => res.destroy());
+    const gone = await server((_req, res) => {
+      res.destroy();
+    });
     const t = setup(200, `${gone.url}/v1`, {
       maxInFlight: 4,
       engine: { retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 } },
