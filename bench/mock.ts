@@ -16,6 +16,7 @@ import { Agent, request } from 'node:http';
 import { cpus } from 'node:os';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { table } from './lib/table.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const secondsArg = process.argv.indexOf('--seconds');
@@ -194,23 +195,23 @@ try {
   for (const server of servers.values()) void server.then(({ child }) => child.kill('SIGTERM'));
 }
 
-const header = [
-  'scenario',
-  'clients',
-  'req/s',
-  'answers',
-  'p50 ms',
-  'p99 ms',
-  'server CPU',
-  'req/s per server core',
-];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) =>
-  `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
 console.log(
   `sluice mock throughput, ${SECONDS}s per scenario after ${WARMUP_MS}ms warm-up; Node.js ${process.version}, ` +
     `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
 );
-console.log(line(header));
-console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-for (const r of rows) console.log(line(r));
+console.log();
+console.log(
+  table(
+    [
+      'scenario',
+      { title: 'clients', align: 'right' },
+      { title: 'req/s', align: 'right' },
+      { title: 'answers', align: 'right' },
+      { title: 'p50 ms', align: 'right' },
+      { title: 'p99 ms', align: 'right' },
+      { title: 'server CPU', align: 'right' },
+      { title: 'req/s per server core', align: 'right' },
+    ],
+    rows,
+  ),
+);

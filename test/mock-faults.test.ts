@@ -184,3 +184,22 @@ describe('latency and pacing', () => {
     expect(results.every((r) => r instanceof Error)).toBe(true);
   });
 });
+
+describe('robustness', () => {
+  it('turns an unexpected exception into a 500 for that request and keeps serving', async () => {
+    let broken = true;
+    await start({
+      clock: {
+        now: () => {
+          if (broken) throw new Error('clock failure');
+          return 0;
+        },
+      },
+    });
+    const res = await post();
+    expect(res.status).toBe(500);
+    expect((await res.json()).error.type).toBe('server_error');
+    broken = false;
+    expect((await post()).status).toBe(200);
+  });
+});

@@ -291,6 +291,21 @@ describe('errors surface as the SDK error classes', () => {
     }
   });
 
+  it('404 for malformed escapes in paths, and the server keeps serving', async () => {
+    expect((await fetch(`${mock.url}/models/%E0%A4%A`)).status).toBe(404);
+    const azure = await startMock({ flavor: 'azure' });
+    try {
+      const res = await fetch(`${azure.origin}/openai/deployments/%E0%A4%A/chat/completions`, {
+        method: 'POST',
+        body: '{}',
+      });
+      expect(res.status).toBe(404);
+    } finally {
+      await azure.close();
+    }
+    expect((await client.models.retrieve('gpt-4o')).id).toBe('gpt-4o');
+  });
+
   it('404 for unknown paths in OpenAI shape', async () => {
     const res = await fetch(`${mock.url}/nothing/here`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(404);

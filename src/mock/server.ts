@@ -74,6 +74,15 @@ const AZURE_OPERATIONS: Record<string, Endpoint> = {
   embeddings: 'embeddings',
 };
 
+/** `decodeURIComponent` that answers `undefined` for malformed escapes instead of throwing. */
+function decode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function route(method: string, rawPath: string, flavor: MockFlavor): Route {
   if (rawPath === '/__mock/stats' && method === 'GET') return { kind: 'stats' };
   if (rawPath === '/__mock/reset' && method === 'POST') return { kind: 'reset' };
@@ -83,8 +92,9 @@ function route(method: string, rawPath: string, flavor: MockFlavor): Route {
     const deployment = /^\/openai\/deployments\/([^/]+)\/(.+)$/.exec(path);
     if (deployment !== null) {
       const endpoint = AZURE_OPERATIONS[deployment[2]!];
-      if (endpoint === undefined || method !== 'POST') return { kind: 'none' };
-      return { kind: 'api', endpoint, deployment: decodeURIComponent(deployment[1]!) };
+      const name = decode(deployment[1]!);
+      if (endpoint === undefined || method !== 'POST' || name === undefined) return { kind: 'none' };
+      return { kind: 'api', endpoint, deployment: name };
     }
     path = path.slice('/openai'.length);
   }
@@ -95,8 +105,8 @@ function route(method: string, rawPath: string, flavor: MockFlavor): Route {
   }
   if (method === 'GET') {
     if (path === '/v1/models') return { kind: 'models' };
-    if (path.startsWith('/v1/models/'))
-      return { kind: 'model', id: decodeURIComponent(path.slice('/v1/models/'.length)) };
+    const id = path.startsWith('/v1/models/') ? decode(path.slice('/v1/models/'.length)) : undefined;
+    if (id !== undefined) return { kind: 'model', id };
   }
   return { kind: 'none' };
 }
@@ -131,7 +141,9 @@ class Emulator {
   }
 
   listen(): Promise<MockServer> {
-    const server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => this.#handle(req, res));
+    const server = createServer({ keepAliveTimeout: 10_000 }, (req, res) =>
+      this.#guard(res, () => this.#handle(req, res)),
+    );
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -186,6 +198,22 @@ class Emulator {
     return this.#idPrefix + (this.#nextId++ >>> 0).toString(16).padStart(8, '0');
   }
 
+  /**
+   * Runs `fn`; an exception becomes a 500 for this request instead of taking the server down (a test
+   * double that crashes on odd input would hide the code under test).
+   */
+  #guard(res: ServerResponse, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!res.headersSent && !res.destroyed) {
+        this.#sendError(res, this.#dialect.serverError(500));
+      } else {
+        res.destroy(err as Error);
+      }
+    }
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -227,28 +255,31 @@ class Emulator {
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) {
-        stats.errors.notFound += 1;
-        return this.#sendError(
-          res,
-          reply(413, {
-            error: {
-              message: 'Request body too large.',
-              type: 'invalid_request_error',
-              param: null,
-              code: null,
-            },
-          }),
-        );
-      }
-      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      const apiVersion =
-        q === -1 || this.#o.flavor !== 'azure'
-          ? undefined
-          : (new URLSearchParams(url.slice(q + 1)).get('api-version') ?? undefined);
-      this.#api(res, r.endpoint, r.deployment, key, text, apiVersion);
-    });
+    req.on('end', () =>
+      this.#guard(res, () => {
+        if (size > MAX_BODY_BYTES) {
+          stats.errors.notFound += 1;
+          return this.#sendError(
+            res,
+            reply(413, {
+              error: {
+                message: 'Request body too large.',
+                type: 'invalid_request_error',
+                param: null,
+                code: null,
+              },
+            }),
+          );
+        }
+        const text =
+          chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        const apiVersion =
+          q === -1 || this.#o.flavor !== 'azure'
+            ? undefined
+            : (new URLSearchParams(url.slice(q + 1)).get('api-version') ?? undefined);
+        this.#api(res, r.endpoint, r.deployment, key, text, apiVersion);
+      }),
+    );
   }
 
   #authorized(key: string | undefined): boolean {
@@ -361,7 +392,7 @@ class Emulator {
       }
     };
     const delay = o.latencyMs + generationMs;
-    if (delay > 0) this.#later(delay, answer);
+    if (delay > 0) this.#later(delay, () => this.#guard(res, answer));
     else answer();
   }
 
