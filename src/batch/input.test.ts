@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countLines, joinUrl, LineChecker, readLines, type RawLine } from './input.js';
+import { countLines, IdRegistry, joinUrl, LineChecker, readLines, type RawLine } from './input.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-input-'));
 let n = 0;
@@ -111,6 +111,32 @@ describe('LineChecker', () => {
       expect(r.bad).toMatchObject({ code: 'duplicate_custom_id', customId: 'dup', line: 9 });
       expect(r.bad.message).toContain('first used on line 2');
     }
+  });
+});
+
+describe('IdRegistry', () => {
+  it('holds finished ids and ids seen in the input in one map, and still finds duplicates of finished ones', () => {
+    const ids = new IdRegistry();
+    ids.add('done');
+    ids.add('done');
+    expect(ids.size).toBe(1);
+    const checker = new LineChecker(ids);
+    const line = (id: string) =>
+      JSON.stringify({
+        custom_id: id,
+        method: 'POST',
+        url: '/v1/embeddings',
+        body: { model: 'e', input: 'x' },
+      });
+    const a = checker.check({ line: 1, text: line('done') });
+    const b = checker.check({ line: 2, text: line('new') });
+    const c = checker.check({ line: 3, text: line('done') });
+    expect(a.ok && a.finished).toBe(true);
+    expect(b.ok && b.finished).toBe(false);
+    expect(!c.ok && c.bad.message).toMatch(/first used on line 1/);
+    expect(ids.has('done')).toBe(true);
+    expect(ids.has('new')).toBe(false);
+    expect([...ids.finished()]).toEqual(['done']);
   });
 });
 

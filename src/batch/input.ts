@@ -125,7 +125,9 @@ export interface BadLine {
   message: string;
 }
 
-export type CheckedLine = { ok: true; request: BatchRequest } | { ok: false; bad: BadLine };
+export type CheckedLine =
+  /** `finished`: an earlier run finished this line (`--resume` skips it). */
+  { ok: true; request: BatchRequest; finished: boolean } | { ok: false; bad: BadLine };
 
 /** Endpoints a Batch line may name. */
 export const SUPPORTED_KINDS: ReadonlySet<RequestKind> = new Set([
@@ -137,11 +139,69 @@ export const SUPPORTED_KINDS: ReadonlySet<RequestKind> = new Set([
 const SUPPORTED_URLS = '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses';
 
 /**
- * Checks input lines one by one, remembering every `custom_id` seen (with its line, for the duplicate
- * message). Memory grows with the number of distinct ids, about 100 bytes each.
+ * The `custom_id`s a run knows: those an earlier run finished (read by `--resume`) and those seen on the
+ * lines of the input so far. One map holds both, so each id is in memory once (about 100 bytes each:
+ * a 1,000,000-line resume stays well under 200 MB).
+ */
+export class IdRegistry {
+  // 0: finished earlier, not yet seen in the input; n > 0: first seen on line n;
+  // n < 0: finished earlier and first seen on line −n.
+  readonly #ids = new Map<string, number>();
+  #finished = 0;
+
+  /** Whether an earlier run finished `id`. */
+  has(id: string): boolean {
+    const v = this.#ids.get(id);
+    return v !== undefined && v <= 0;
+  }
+
+  /** Marks `id` finished by an earlier run (before the input is read). */
+  add(id: string): void {
+    const v = this.#ids.get(id);
+    if (v === undefined) this.#ids.set(id, 0);
+    else if (v > 0) this.#ids.set(id, -v);
+    else return;
+    this.#finished++;
+  }
+
+  /** How many ids earlier runs finished. */
+  get size(): number {
+    return this.#finished;
+  }
+
+  /** The finished ids (tests, small files). */
+  *finished(): IterableIterator<string> {
+    for (const [id, v] of this.#ids) if (v <= 0) yield id;
+  }
+
+  /**
+   * Records that `id` is on `line`. Returns the line it was first seen on when this is a repeat, and
+   * whether an earlier run finished it.
+   */
+  see(id: string, line: number): { firstLine: number | undefined; finished: boolean } {
+    const v = this.#ids.get(id);
+    if (v === undefined) {
+      this.#ids.set(id, line);
+      return { firstLine: undefined, finished: false };
+    }
+    if (v === 0) {
+      this.#ids.set(id, -line);
+      return { firstLine: undefined, finished: true };
+    }
+    return { firstLine: Math.abs(v), finished: v < 0 };
+  }
+}
+
+/**
+ * Checks input lines one by one. Ids go into an {@link IdRegistry} (shared with the resume state, which
+ * says which lines an earlier run finished).
  */
 export class LineChecker {
-  readonly #seen = new Map<string, number>();
+  readonly #ids: IdRegistry;
+
+  constructor(ids: IdRegistry = new IdRegistry()) {
+    this.#ids = ids;
+  }
 
   check(raw: RawLine): CheckedLine {
     const { line } = raw;
@@ -172,15 +232,14 @@ export class LineChecker {
     if (typeof id !== 'string') {
       return bad('invalid_line', `"custom_id" must be a string, got ${describeJson(id)}.`);
     }
-    const first = this.#seen.get(id);
-    if (first !== undefined) {
+    const seen = this.#ids.see(id, line);
+    if (seen.firstLine !== undefined) {
       return bad(
         'duplicate_custom_id',
-        `duplicate custom_id ${JSON.stringify(id)} (first used on line ${first}); only the first line runs. Give every line its own custom_id.`,
+        `duplicate custom_id ${JSON.stringify(id)} (first used on line ${seen.firstLine}); only the first line runs. Give every line its own custom_id.`,
         id,
       );
     }
-    this.#seen.set(id, line);
     const method = record['method'];
     if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
       return bad('unsupported_method', `"method" must be "POST", got ${describeJson(method)}.`, id);
@@ -208,6 +267,7 @@ export class LineChecker {
     return {
       ok: true,
       request: { line, customId: id, url, kind, body: body as Record<string, unknown> },
+      finished: seen.finished,
     };
   }
 }

@@ -51,15 +51,14 @@ export interface BatchPlan {
 }
 
 export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
-  let finished: ReadonlySet<string> = new Set();
+  let checker = new LineChecker();
   if ((options.resume || options.retryFailed) && options.output !== undefined) {
     const state = await loadResumeState(options.output, options.errors ?? `${options.output}.errors.jsonl`, {
       retryFailed: options.retryFailed === true,
       readOnly: true,
     });
-    finished = state.finished;
+    checker = new LineChecker(state.finished);
   }
-  const checker = new LineChecker();
   const plan: BatchPlan = {
     input: options.input,
     lines: 0,
@@ -87,7 +86,7 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
     }
     plan.valid++;
     const { request } = checked;
-    if (finished.has(request.customId)) {
+    if (checked.finished) {
       plan.alreadyDone++;
       continue;
     }

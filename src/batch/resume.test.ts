@@ -32,7 +32,7 @@ describe('loadResumeState', () => {
       ]),
     );
     const state = await loadResumeState(output, errors, { retryFailed: false });
-    expect([...state.finished].sort()).toEqual(['a', 'b', 'c', 'g']);
+    expect([...state.finished.finished()].sort()).toEqual(['a', 'b', 'c', 'g']);
     expect(state).toMatchObject({ succeeded: 2, failed: 2, rerun: 2 });
     // The errors file now holds only the kept failures, so new results do not duplicate old entries.
     const kept = readFileSync(errors, 'utf8')
@@ -47,7 +47,7 @@ describe('loadResumeState', () => {
     writeFileSync(output, jsonl([ok('a')]));
     writeFileSync(errors, jsonl([err('c', 'upstream_rejected'), err('g', 'rate_limited')]));
     const state = await loadResumeState(output, errors, { retryFailed: true });
-    expect([...state.finished]).toEqual(['a']);
+    expect([...state.finished.finished()]).toEqual(['a']);
     expect(state.rerun).toBe(2);
     expect(readFileSync(errors, 'utf8')).toBe('');
   });
@@ -59,7 +59,7 @@ describe('loadResumeState', () => {
     writeFileSync(output, outText);
     writeFileSync(errors, errText);
     const state = await loadResumeState(output, errors, { retryFailed: false, readOnly: true });
-    expect([...state.finished]).toEqual(['a']);
+    expect([...state.finished.finished()]).toEqual(['a']);
     expect(readFileSync(output, 'utf8')).toBe(outText);
     expect(readFileSync(errors, 'utf8')).toBe(errText);
   });
@@ -79,7 +79,7 @@ describe('repairTail', () => {
     expect(repairTail(output)).toMatch(/cut short/);
     expect(readFileSync(output, 'utf8')).toBe(`${whole}\n`);
     const state = await loadResumeState(output, `${output}.e`, { retryFailed: false });
-    expect([...state.finished]).toEqual(['a']);
+    expect([...state.finished.finished()]).toEqual(['a']);
   });
 
   it('completes a whole last line that only lacks its newline', () => {

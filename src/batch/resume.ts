@@ -22,7 +22,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { readLines } from './input.js';
+import { IdRegistry, readLines } from './input.js';
 import { LineWriter } from './output.js';
 import { resumeActionOf } from './codes.js';
 
@@ -34,8 +34,8 @@ export interface ResumeOptions {
 }
 
 export interface ResumeState {
-  /** `custom_id`s that are finished: succeeded, or failed and kept as failed. */
-  finished: Set<string>;
+  /** `custom_id`s that are finished (succeeded, or failed and kept as failed); hand it to the `LineChecker`. */
+  finished: IdRegistry;
   /** Lines in the output file. */
   succeeded: number;
   /** Errors-file entries kept as final failures. */
@@ -51,7 +51,7 @@ export async function loadResumeState(
   errorsPath: string,
   options: ResumeOptions,
 ): Promise<ResumeState> {
-  const state: ResumeState = { finished: new Set(), succeeded: 0, failed: 0, rerun: 0, notes: [] };
+  const state: ResumeState = { finished: new IdRegistry(), succeeded: 0, failed: 0, rerun: 0, notes: [] };
 
   const readOnly = options.readOnly === true;
   if (exists(outputPath)) {

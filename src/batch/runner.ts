@@ -265,6 +265,7 @@ export class BatchRun {
 
   async run(): Promise<BatchSummary> {
     const o = this.#o;
+    const started = Date.now();
     await checkFiles(o);
     let resume: ResumeState | undefined;
     if (o.resume || o.retryFailed) {
@@ -281,7 +282,6 @@ export class BatchRun {
       );
     }
 
-    const started = Date.now();
     void countLines(o.input, this.#countAbort.signal).then(
       (n) => {
         this.#total = n;
@@ -292,8 +292,7 @@ export class BatchRun {
     const poll = setInterval(() => void this.#sample(), 1000);
     poll.unref();
 
-    const finished = resume?.finished ?? new Set<string>();
-    const checker = new LineChecker();
+    const checker = new LineChecker(resume?.finished);
     try {
       for await (const raw of readLines(o.input)) {
         const checked = checker.check(raw);
@@ -302,7 +301,7 @@ export class BatchRun {
           continue;
         }
         const request = checked.request;
-        if (finished.has(request.customId)) {
+        if (checked.finished) {
           this.#counts.skipped++;
           this.#tracker.line('skipped');
           continue;
