@@ -17,7 +17,13 @@ function ok(headers: Record<string, string> = {}): AttemptResult<string> {
 function setup(options: EngineOptions = {}) {
   const clock = new ManualClock(1_000_000);
   const events: SluiceEvent[] = [];
-  const engine = new Engine({ clock, random: () => 0.5, onEvent: (e) => events.push(e), ...options });
+  const engine = new Engine({
+    clock,
+    random: () => 0.5,
+    safetyMarginMs: 0,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
   return { clock, engine, events };
 }
 
@@ -36,6 +42,21 @@ describe('admission under configured limits', () => {
     const t0 = 1_000_000;
     // Capacity 2 (2 s of 60 RPM), then one per second.
     expect(sentAt.map((t) => t - t0)).toEqual([0, 0, 1000, 2000, 3000]);
+  });
+
+  it('keeps a safety margin free without lowering the steady rate', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 60, burstMs: 2000 }, safetyMarginMs: 100 });
+    const sentAt: number[] = [];
+    const all = Array.from({ length: 5 }, () =>
+      engine.execute(req(), async () => {
+        sentAt.push(clock.now() - 1_000_000);
+        return ok();
+      }),
+    );
+    await clock.runAll();
+    await Promise.all(all);
+    // The burst is 0.1 request smaller; after it, still exactly one per second.
+    expect(sentAt).toEqual([0, 100, 1100, 2100, 3100]);
   });
 
   it('charges tokens and waits for the token bucket', async () => {

@@ -96,6 +96,13 @@ export interface Execution<T> {
   /** Time spent waiting for admission, all attempts together. */
   queuedMs: number;
   lane: string;
+  /**
+   * Whether the engine uses the actual usage of this answer (to settle its ledger or learn the typical
+   * completion). When false, and no concurrency limit holds a slot, a shell may skip watching the body.
+   */
+  wantsUsage: boolean;
+  /** Whether the request holds a concurrency slot until `done()` is called. */
+  holdsSlot: boolean;
   /** Reports the actual usage (e.g. at the end of a stream) so the lane's ledger is settled. */
   settle(usage: Usage): void;
   /** Reports an error that arrived inside a 200 stream (e.g. a quota error as an SSE event). */
@@ -125,6 +132,13 @@ export interface EngineOptions {
   maxWaitMs?: number;
   /** After a quota error, how often one request is let through to see if the quota is back. @default 60000 */
   quotaProbeIntervalMs?: number;
+  /**
+   * Headroom kept free in every bucket, as milliseconds of its rate, so that requests reaching the server
+   * in a different order or later than admitted do not meet a fuller bucket there. Costs only the first
+   * burst that much; the steady rate is unchanged.
+   * @default 100
+   */
+  safetyMarginMs?: number;
   /** Completion tokens assumed for requests without a max, until the lane has learned its typical one. @default 64 */
   typicalCompletionTokens?: number;
   /**
@@ -176,6 +190,7 @@ class Lane {
     readonly config: LimitsConfig | undefined,
     readonly learn: boolean,
     typicalCompletion: number,
+    readonly safetyMarginMs: number,
   ) {
     this.typicalCompletion = typicalCompletion;
     const configuredTime = config && (config.rpm || config.tpm || config.rpd || config.tpd);
@@ -210,7 +225,13 @@ class Lane {
     for (const spec of specs.values()) {
       const tight = this.tightened.get(spec.id);
       const capacity = Math.min(spec.capacity, tight ?? Infinity) * this.pace;
-      out.push({ ...spec, limit: spec.limit * this.pace, capacity: Math.max(1, capacity) });
+      const limit = spec.limit * this.pace;
+      out.push({
+        ...spec,
+        limit,
+        capacity: Math.max(1, capacity),
+        margin: (limit * this.safetyMarginMs) / spec.windowMs,
+      });
     }
     this.buckets = out;
   }
@@ -293,6 +314,7 @@ export class Engine {
         config,
         this.#options.learnLimits ?? true,
         this.#options.typicalCompletionTokens ?? 64,
+        this.#options.safetyMarginMs ?? 100,
       );
       this.#lanes.set(id, lane);
     }
@@ -590,6 +612,8 @@ export class Engine {
       attempts,
       queuedMs,
       lane: lane.id,
+      wantsUsage: outcome === 'success' && (!cost.maxGiven || this.#options.settlement === 'usage'),
+      holdsSlot: lane.config?.maxConcurrency !== undefined,
       settle: (usage) => {
         if (settled || outcome !== 'success') return;
         settled = true;
@@ -786,6 +810,19 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted) throw signal.reason;
+    // Fast path: nothing waits and the gate is open, so the request needs no queue if it fits now.
+    if (lane.queue.size === 0 && lane.gateOpen()) {
+      const pending = this.#store.reserve(lane.id, lane.buckets, base.cost, this.#clock.now());
+      const reservation = pending instanceof Promise ? await pending : pending;
+      if (reservation.ok && lane.queue.size === 0 && lane.gateOpen()) {
+        lane.awaiting++;
+        lane.inFlight++;
+        return;
+      }
+      if (reservation.ok)
+        await this.#store.adjust(lane.id, lane.buckets, negate(base.cost), this.#clock.now());
+      else if (reservation.waitMs === Infinity) throw this.#tooLarge(lane, base.cost, reservation.blockedBy);
+    }
     const maxQueue = this.#options.maxQueue ?? 10_000;
     if (!front && lane.queue.size >= maxQueue) {
       const wait = await this.#estimateWait(lane, base);
@@ -925,14 +962,7 @@ export class Engine {
       if (reservation.waitMs === Infinity) {
         this.#take(lane, head);
         head.cleanup();
-        const spec = lane.buckets.find((b) => b.id === reservation.blockedBy);
-        head.reject(
-          new SluiceError(
-            'request_too_large',
-            `The request needs ${head.cost[spec?.dimension ?? 'tokens']} ${spec?.dimension ?? 'tokens'} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
-            { lane: lane.id },
-          ),
-        );
+        head.reject(this.#tooLarge(lane, head.cost, reservation.blockedBy));
         continue;
       }
       if (now + reservation.waitMs > head.deadline) {
@@ -952,6 +982,16 @@ export class Engine {
       }
       await this.#waitForWake(lane, reservation.waitMs);
     }
+  }
+
+  #tooLarge(lane: Lane, cost: CostVector, blockedBy: string | undefined): SluiceError {
+    const spec = lane.buckets.find((b) => b.id === blockedBy);
+    const dimension = spec?.dimension ?? 'tokens';
+    return new SluiceError(
+      'request_too_large',
+      `The request needs ${cost[dimension]} ${dimension} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
+      { lane: lane.id },
+    );
   }
 
   /** Removes a specific entry (the head may have changed while the store answered). */

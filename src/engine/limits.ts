@@ -21,6 +21,14 @@ export interface BucketSpec {
   windowMs: number;
   /** Burst capacity in units (≤ limit for time buckets). */
   capacity: number;
+  /**
+   * Headroom in units kept free while the bucket is in use (0 when absent). Requests reach the server
+   * a variable time after admission; one delayed more than the next makes the server's bucket fuller
+   * than the local mirror by up to rate × (delay spread). Keeping `margin` free absorbs that without
+   * lowering the steady rate: only the first burst is `margin` smaller. A request never waits for more
+   * than an empty bucket, so a margin can never make a request too large.
+   */
+  margin?: number;
 }
 
 /** A bucket's state: `level` units in use at time `at` (ms). */
@@ -64,7 +72,9 @@ export function levelAt(spec: BucketSpec, state: BucketState | undefined, now: n
 export function waitFor(spec: BucketSpec, state: BucketState | undefined, cost: number, now: number): number {
   if (cost <= 0) return 0;
   if (cost > spec.capacity) return Infinity;
-  const over = levelAt(spec, state, now) + cost - spec.capacity;
+  const level = levelAt(spec, state, now);
+  if (level <= 0) return 0;
+  const over = Math.min(level, level + cost + (spec.margin ?? 0) - spec.capacity);
   return over <= 1e-9 ? 0 : (over * spec.windowMs) / spec.limit;
 }
 

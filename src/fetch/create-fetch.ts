@@ -16,7 +16,8 @@ import type { Priority } from '../engine/events.js';
 import { parseJsonObject } from '../engine/headers.js';
 import { credentialOf, keyFingerprint } from './lane.js';
 import { tapBody } from './tap.js';
-import { takeWishes } from './wishes.js';
+import { readRequestHeaders } from './request-headers.js';
+import { readWishes } from './wishes.js';
 
 export interface CreateFetchOptions extends EngineOptions {
   /** The fetch that reaches the upstream. @default globalThis.fetch */
@@ -79,14 +80,15 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
       };
     }
     const method = (requestInit.method ?? 'GET').toUpperCase();
-    const headers = new Headers(requestInit.headers);
+    const headers = readRequestHeaders(requestInit.headers);
     let wishes;
     try {
-      wishes = takeWishes(headers);
+      wishes = readWishes(headers);
     } catch (err) {
       return failure(err);
     }
-    requestInit.headers = headers;
+    if (headers.upstream === undefined) delete requestInit.headers;
+    else requestInit.headers = headers.upstream;
 
     const path = pathOf(url);
     const kind = method === 'POST' ? kindOfPath(path) : 'other';
@@ -160,14 +162,16 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
       });
     }
     const sse = (value.headers.get('content-type') ?? '').includes('text/event-stream');
-    const body = value.body
-      ? tapBody(value.body, sse, {
+    // Streams are always watched (usage, error events); other bodies only when the engine needs them.
+    const watch = value.body !== null && (sse || execution.wantsUsage || execution.holdsSlot);
+    const body = watch
+      ? tapBody(value.body!, sse, {
           usage: (usage) => execution.settle(usage),
           error: (cls) => execution.streamError(cls),
           end: () => execution.done(),
         })
-      : null;
-    if (!value.body) execution.done();
+      : value.body;
+    if (!watch) execution.done();
     return new Response(body, {
       status: value.status,
       statusText: value.statusText,

@@ -19,7 +19,7 @@ export function keyFingerprint(key: string | null | undefined): string {
 }
 
 /** The credential a request carries: `Authorization: Bearer …`, Azure `api-key`, Anthropic `x-api-key`. */
-export function credentialOf(headers: Headers): string | null {
+export function credentialOf(headers: { get(name: string): string | null }): string | null {
   const auth = headers.get('authorization');
   if (auth) return auth.startsWith('Bearer ') ? auth.slice(7) : auth;
   return headers.get('api-key') ?? headers.get('x-api-key');

@@ -19,8 +19,11 @@ export const WISH_HEADERS = [
   'x-sluice-cache',
 ] as const;
 
-/** Reads (and deletes) the `x-sluice-*` headers. Throws `invalid_option` naming the header and value. */
-export function takeWishes(headers: Headers): Wishes {
+/**
+ * Reads the `x-sluice-*` headers through a case-insensitive getter. Throws `invalid_option` naming the
+ * header and the value. Stripping them before the request goes upstream is the caller's job.
+ */
+export function readWishes(headers: { get(name: string): string | null }): Wishes {
   const wishes: Wishes = {};
   const priority = headers.get('x-sluice-priority');
   if (priority !== null) {
@@ -54,6 +57,5 @@ export function takeWishes(headers: Headers): Wishes {
     }
     wishes.cache = value === 'on';
   }
-  for (const name of WISH_HEADERS) headers.delete(name);
   return wishes;
 }
