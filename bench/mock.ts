@@ -21,7 +21,9 @@ import { table } from './lib/table.js';
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg === -1 ? 1 : Number(process.argv[secondsArg + 1]);
-const WARMUP_MS = 400;
+const WARMUP_MS = 250;
+/** A fresh server's first load runs cold (JIT); each server gets this much load before its first scenario. */
+const SERVER_WARMUP_MS = 600;
 
 interface Scenario {
   name: string;
@@ -102,7 +104,13 @@ interface Result {
   cpu: number | undefined;
 }
 
-async function run(s: Scenario, port: number, pid: number): Promise<Result> {
+async function run(
+  s: Scenario,
+  port: number,
+  pid: number,
+  warmupMs = WARMUP_MS,
+  seconds = SECONDS,
+): Promise<Result> {
   const agent = new Agent({ keepAlive: true, maxSockets: s.concurrency });
   const body = Buffer.from(s.body);
   const once = (): Promise<number> =>
@@ -145,11 +153,11 @@ async function run(s: Scenario, port: number, pid: number): Promise<Result> {
     }
   };
   const workers = Array.from({ length: s.concurrency }, worker);
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  await new Promise((r) => setTimeout(r, warmupMs));
   measuring = true;
   const cpuBefore = cpuSeconds(pid);
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   result.seconds = (performance.now() - t0) / 1000;
   const cpuAfter = cpuSeconds(pid);
@@ -171,9 +179,14 @@ for (const s of SCENARIOS) {
   if (!servers.has(key)) servers.set(key, startServer(s.flags));
 }
 const rows: string[][] = [];
+const warmed = new Set<number>();
 try {
   for (const s of SCENARIOS) {
     const server = await servers.get(s.flags.join(' '))!;
+    if (!warmed.has(server.port)) {
+      await run(s, server.port, server.child.pid!, SERVER_WARMUP_MS, 0);
+      warmed.add(server.port);
+    }
     const r = await run(s, server.port, server.child.pid!);
     const sorted = r.latencies.sort((a, b) => a - b);
     rows.push([
