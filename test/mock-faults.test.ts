@@ -172,14 +172,15 @@ describe('latency and pacing', () => {
   });
 
   it('counts concurrency and closes promptly with answers in flight', async () => {
-    await start({ latencyMs: 150 });
+    await start({ latencyMs: 5000 });
     const inFlight = Array.from({ length: 5 }, () => post().catch((e: unknown) => e));
     await new Promise((r) => setTimeout(r, 50));
     expect(mock!.stats().concurrency).toEqual({ current: 5, max: 5 });
     const started = performance.now();
     await mock!.close();
     mock = undefined;
-    expect(performance.now() - started).toBeLessThan(100);
+    // Well under the 5 s the answers would have taken: close() cuts them instead of waiting.
+    expect(performance.now() - started).toBeLessThan(1000);
     const results = await Promise.all(inFlight);
     expect(results.every((r) => r instanceof Error)).toBe(true);
   });

@@ -231,13 +231,17 @@ describe('errors surface as the SDK error classes', () => {
   });
 
   it("the SDK's own retries honour retry-after-ms", async () => {
-    // 600 RPM with a 100 ms burst: one request fits, the next waits 100 ms.
-    const fast = await startMock({ rpm: 600, tpm: 0, burstSeconds: 0.1 });
+    // 600 RPM with a 100 ms burst: one request fits, the next is told to wait 100 ms. The clock reads 0
+    // for the first two admissions and a minute later from then on, whatever the machine's load.
+    let reads = 0;
+    const clock = { now: () => (reads++ < 2 ? 0 : 60_000) };
+    const fast = await startMock({ rpm: 600, tpm: 0, burstSeconds: 0.1, clock });
     try {
       const c = new OpenAI({ baseURL: fast.url, apiKey: 'sk-a', maxRetries: 2 });
       const ask = () =>
         c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
-      await Promise.all([ask(), ask()]);
+      await ask();
+      await ask();
       expect(fast.stats()).toMatchObject({ admitted: 2, rejected: { rpm: 1 } });
     } finally {
       await fast.close();
