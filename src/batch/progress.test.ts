@@ -74,7 +74,10 @@ describe('ProgressTracker', () => {
       now += 1000;
     }
     t.event({ type: 'rate_limited', at: now, lane: 'u|k|m', id: 1, attempt: 1, waitMs: 10, perDay: false });
+    t.setLaneLimits('u|k|m', 600, undefined);
     const s = t.snapshot();
+    expect(s.rpmLimit).toBe(600);
+    expect(s.tpmLimit).toBeUndefined();
     expect(s.requestsPerMin).toBe(300);
     expect(s.tokensPerMin).toBe(30_000);
     expect(s.done).toBe(20);

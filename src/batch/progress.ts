@@ -29,7 +29,7 @@ export interface ProgressSnapshot {
   /** Recent admissions per minute. */
   requestsPerMin: number;
   tokensPerMin: number;
-  /** Per-minute limits of the lanes in use (configured or learned), summed over models. */
+  /** Per-minute limits (configured or learned) of the lanes that admitted recently, summed over models. */
   rpmLimit: number | undefined;
   tpmLimit: number | undefined;
   etaMs: number | undefined;
@@ -70,9 +70,8 @@ export class ProgressTracker {
   #tokensAdmitted = 0;
   #rateLimited = 0;
   #retries = 0;
-  #rpmLimit: number | undefined;
-  #tpmLimit: number | undefined;
   readonly #lanes = new Map<string, LaneProgress>();
+  #stopping = false;
   /** Per-second ring: admitted requests, admitted tokens, finished lines (sent ones only). */
   readonly #seconds = new Map<number, { requests: number; tokens: number; finished: number }>();
 
@@ -86,12 +85,6 @@ export class ProgressTracker {
 
   get startedAt(): number {
     return this.#start;
-  }
-
-  /** Limits shown against the recent rates: those of the lanes with work left, summed. */
-  setLimits(rpm: number | undefined, tpm: number | undefined): void {
-    this.#rpmLimit = rpm;
-    this.#tpmLimit = tpm;
   }
 
   setLaneLimits(lane: string, rpm: number | undefined, tpm: number | undefined): void {
@@ -116,6 +109,11 @@ export class ProgressTracker {
       this.#inFlight--;
       this.#second().finished++;
     }
+  }
+
+  /** The run stops early: no ETA any more. */
+  stopping(): void {
+    this.#stopping = true;
   }
 
   /** A started line was given up without an outcome (an interrupted run). */
@@ -189,12 +187,20 @@ export class ProgressTracker {
       tokens += s.tokens;
       finished += s.finished;
     }
+    // The limits shown against the recent rates: those of the lanes (models) that admitted in the same window.
+    let rpmLimit: number | undefined;
+    let tpmLimit: number | undefined;
+    for (const lane of this.#lanes.values()) {
+      if (lane.lastAt < now - span * 1000) continue;
+      if (lane.rpmLimit !== undefined) rpmLimit = (rpmLimit ?? 0) + lane.rpmLimit;
+      if (lane.tpmLimit !== undefined) tpmLimit = (tpmLimit ?? 0) + lane.tpmLimit;
+    }
     const c = this.#counts;
     const done = c.succeeded + c.failed + c.bad + c.skipped + c.not_attempted;
     const remaining = this.#total === undefined ? undefined : Math.max(0, this.#total - done);
     const perSecond = finished / span;
     const etaMs =
-      remaining === undefined
+      remaining === undefined || this.#stopping
         ? undefined
         : remaining === 0
           ? 0
@@ -215,8 +221,8 @@ export class ProgressTracker {
       tokensAdmitted: this.#tokensAdmitted,
       requestsPerMin: (requests / span) * 60,
       tokensPerMin: (tokens / span) * 60,
-      rpmLimit: this.#rpmLimit,
-      tpmLimit: this.#tpmLimit,
+      rpmLimit,
+      tpmLimit,
       etaMs,
       rateLimited: this.#rateLimited,
       retries: this.#retries,

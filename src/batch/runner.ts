@@ -257,7 +257,7 @@ export class BatchRun {
 
   /** Abandons every request now (a second Ctrl-C). */
   abort(): void {
-    if (!this.#stop) this.#stop = { reason: 'interrupt', message: 'Interrupted: stopped sending.' };
+    if (!this.#stop) this.#stopRun({ reason: 'interrupt', message: 'Interrupted: stopped sending.' });
     for (const item of this.#window) item.controller.abort(new RunStopped('abandoned'));
     this.#countAbort.abort();
     this.#notify();
@@ -383,24 +383,16 @@ export class BatchRun {
 
   /** Samples the limits in force and whether the window (rather than the limits) is the bottleneck. */
   async #sample(): Promise<void> {
-    let rpm = 0;
-    let tpm = 0;
     for (const lane of await this.#engine.stats()) {
-      let laneRpm = 0;
-      let laneTpm = 0;
+      let rpm = 0;
+      let tpm = 0;
       for (const b of lane.buckets) {
         if (b.windowMs !== 60_000) continue;
-        if (b.dimension === 'requests') laneRpm = b.limit;
-        if (b.dimension === 'tokens') laneTpm = b.limit;
+        if (b.dimension === 'requests') rpm = b.limit;
+        if (b.dimension === 'tokens') tpm = b.limit;
       }
-      this.#tracker.setLaneLimits(lane.lane, laneRpm || undefined, laneTpm || undefined);
-      if (lane.queued > 0 || lane.inFlight > 0) {
-        rpm += laneRpm;
-        tpm += laneTpm;
-      }
+      this.#tracker.setLaneLimits(lane.lane, rpm || undefined, tpm || undefined);
     }
-    // Between lanes' work (and at the end) keep showing the last limits.
-    if (rpm > 0 || tpm > 0) this.#tracker.setLimits(rpm || undefined, tpm || undefined);
     if (this.#stop || !this.#heard) return;
     this.#samples.ticks++;
     let sending = 0;
@@ -412,7 +404,7 @@ export class BatchRun {
   #badLine(bad: BadLine): void {
     this.#counts.bad++;
     this.#tracker.line('bad');
-    this.#errors!.write(errorLine(bad.customId, bad.line, bad.code, bad.message));
+    this.#errors!.writeBuffered(errorLine(bad.customId, bad.line, bad.code, bad.message));
     if (this.#badShown < BATCH_DEFAULTS.badLinesShown) this.#log(`${this.#o.input}: ${bad.message}`);
     else if (this.#badShown === BATCH_DEFAULTS.badLinesShown) {
       this.#log(
@@ -425,7 +417,7 @@ export class BatchRun {
   #notAttempted(request: BatchRequest, sent = false): void {
     this.#counts.notAttempted++;
     this.#tracker.line('not_attempted', sent);
-    this.#errors!.write(
+    this.#errors!.writeBuffered(
       errorLine(
         request.customId,
         request.line,
@@ -449,9 +441,11 @@ export class BatchRun {
   #stopRun(stop: StopInfo): void {
     if (this.#stop) return;
     this.#stop = stop;
+    this.#tracker.stopping();
     // Requests not on the wire are not sent any more; those on the wire finish (their answers count).
     for (const item of this.#window) if (!item.sending) item.controller.abort(new RunStopped(stop.reason));
-    this.#countAbort.abort();
+    // An interrupted run reads no further; a stopped one reads on to account for every line.
+    if (stop.reason === 'interrupt') this.#countAbort.abort();
     this.#notify();
   }
 
