@@ -61,6 +61,34 @@ describe('sluice mock', () => {
     expect(await exited(child)).toBe(0);
   });
 
+  it('maps flags onto the emulator: --keys, --no-retry-after-ms, --flavor', async () => {
+    const { child, firstLine } = await launch([
+      '--keys',
+      'a, b',
+      '--rpm',
+      '1',
+      '--no-retry-after-ms',
+      '--flavor',
+      'azure',
+    ]);
+    const origin = firstLine.slice('listening on '.length);
+    const ask = (key: string) =>
+      fetch(`${origin}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`, {
+        method: 'POST',
+        headers: { 'api-key': key },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    expect((await ask('c')).status).toBe(401);
+    expect((await ask('b')).status).toBe(200);
+    const refused = await ask('b');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(refused.headers.get('retry-after-ms')).toBeNull();
+    expect((await refused.json()).error.code).toBe('429');
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
   it('exits 0 on SIGINT', async () => {
     const { child } = await launch(['--port', '0', '--flavor', 'anthropic', '--itpm', '1000']);
     child.kill('SIGINT');

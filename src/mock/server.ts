@@ -506,11 +506,14 @@ class Emulator {
     const msPerToken = this.#o.msPerToken;
     if (msPerToken === 0) {
       const text = (stop === frames.length ? frames : frames.slice(0, stop)).join('');
-      if (reset) res.write(text, finish);
-      else {
-        res.write(text);
-        finish();
+      if (reset) {
+        res.write(text, finish);
+        return;
       }
+      if (cut) this.#stats.errors.streamCuts += 1;
+      // One write with the end of the chunked body: headers, frames and terminator leave together.
+      res.end(text);
+      settle?.();
       return;
     }
     let i = 0;
