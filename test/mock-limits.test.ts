@@ -2,7 +2,9 @@
  * Every number the emulator answers, checked against the formulas of RATE_LIMITS.md over real HTTP,
  * with a frozen clock so the figures are exact.
  */
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatGoDuration } from '../src/formats/duration.js';
 import type { OpenAIErrorBody } from '../src/formats/openai-errors.js';
 import { startMock, type MockOptions, type MockServer } from '../src/mock/index.js';
 
@@ -391,5 +393,123 @@ describe('stats', () => {
     expect(reset.status).toBe(200);
     expect(mock!.stats()).toMatchObject({ received: 0, admitted: 0, perSecond: [] });
     expect((await post('/chat/completions', chatCosting(80))).status).toBe(200);
+  });
+});
+
+/**
+ * An independent model of one lane with an RPM and a TPM bucket, written from RATE_LIMITS.md's
+ * formulas, against which every figure of every answer is checked.
+ */
+class ReferenceBucket {
+  level = 0;
+  at = 0;
+  constructor(
+    readonly limit: number,
+    readonly capacity: number,
+  ) {}
+  levelAt(t: number): number {
+    return Math.max(0, this.level - ((t - this.at) * this.limit) / 60_000);
+  }
+}
+
+describe('request sequences against the formulas', () => {
+  it('every status, header and message figure matches an independent model', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          rpm: fc.integer({ min: 1, max: 30 }),
+          tpm: fc.integer({ min: 200, max: 5000 }),
+          burstSeconds: fc.constantFrom(2, 10, 60),
+          steps: fc.array(
+            fc.record({
+              dt: fc.integer({ min: 0, max: 4000 }),
+              chars: fc.integer({ min: 0, max: 400 }),
+              maxTokens: fc.integer({ min: 1, max: 200 }),
+            }),
+            { minLength: 1, maxLength: 14 },
+          ),
+        }),
+        async ({ rpm, tpm, burstSeconds, steps }) => {
+          if ((rpm * burstSeconds) / 60 < 1) return;
+          now = 1_000_000;
+          await start({ rpm, tpm, burstSeconds });
+          const buckets = {
+            requests: new ReferenceBucket(rpm, (rpm * burstSeconds) / 60),
+            tokens: new ReferenceBucket(tpm, (tpm * burstSeconds) / 60),
+          };
+          try {
+            for (const step of steps) {
+              now += step.dt;
+              const cost = { requests: 1, tokens: Math.ceil(step.chars / 4) + step.maxTokens };
+              const answer = await post('/chat/completions', {
+                model: 'gpt-4o-mini',
+                messages: [{ role: 'user', content: 'a'.repeat(step.chars) }],
+                max_tokens: step.maxTokens,
+              });
+              const levels = { requests: buckets.requests.levelAt(now), tokens: buckets.tokens.levelAt(now) };
+              const expectHeaders = (dimension: 'requests' | 'tokens', level: number) => {
+                const b = buckets[dimension];
+                expect(answer.headers.get(`x-ratelimit-limit-${dimension}`)).toBe(String(b.limit));
+                expect(answer.headers.get(`x-ratelimit-remaining-${dimension}`)).toBe(
+                  String(Math.max(0, Math.floor(b.capacity - level + 1e-6))),
+                );
+                expect(answer.headers.get(`x-ratelimit-reset-${dimension}`)).toBe(
+                  formatGoDuration((level * 60_000) / b.limit),
+                );
+              };
+
+              if (cost.tokens > buckets.tokens.capacity) {
+                expect(answer.status).toBe(429);
+                expect(answer.body.error.message).toMatch(/^Request too large for gpt-4o-mini/);
+                expect(answer.body.error.message).toContain(`Limit ${tpm}, Requested ${cost.tokens}.`);
+                expect(answer.headers.get('retry-after')).toBeNull();
+                continue;
+              }
+              const refusals = (['requests', 'tokens'] as const)
+                .map((dimension) => ({
+                  dimension,
+                  over: levels[dimension] + cost[dimension] - buckets[dimension].capacity,
+                }))
+                .filter((r) => r.over > 1e-6)
+                .map((r) => ({ ...r, waitMs: (r.over * 60_000) / buckets[r.dimension].limit }));
+              if (refusals.length > 0) {
+                const worst = refusals.reduce((a, b) => (b.waitMs > a.waitMs ? b : a));
+                const b = buckets[worst.dimension];
+                const name =
+                  worst.dimension === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
+                expect(answer.status).toBe(429);
+                expect(answer.body.error).toEqual({
+                  message: rateLimitMessage(
+                    name,
+                    b.limit,
+                    Math.max(0, Math.ceil(levels[worst.dimension] - 1e-6)),
+                    cost[worst.dimension],
+                    formatGoDuration(worst.waitMs),
+                  ),
+                  type: worst.dimension,
+                  param: null,
+                  code: 'rate_limit_exceeded',
+                });
+                expect(answer.headers.get('retry-after')).toBe(String(Math.ceil(worst.waitMs / 1000)));
+                expect(answer.headers.get('retry-after-ms')).toBe(String(Math.ceil(worst.waitMs)));
+                expectHeaders('requests', levels.requests);
+                expectHeaders('tokens', levels.tokens);
+                continue;
+              }
+              expect(answer.status).toBe(200);
+              for (const dimension of ['requests', 'tokens'] as const) {
+                buckets[dimension].level = levels[dimension] + cost[dimension];
+                buckets[dimension].at = now;
+                expectHeaders(dimension, buckets[dimension].level);
+              }
+            }
+          } finally {
+            await mock!.close();
+            mock = undefined;
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 });
