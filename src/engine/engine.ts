@@ -407,9 +407,9 @@ export class Engine {
         lane.awaiting--;
         release();
         if (request.signal?.aborted) throw request.signal.reason ?? err;
-        const now = this.#clock.now();
-        const delay = backoffDelay(++transient, this.#retry, this.#random);
-        if (!mayRetry(attempts, now - firstSentAt, delay, this.#retry)) {
+        if (
+          !(await this.#backoff(lane, id, attempts, ++transient, firstSentAt, 0, 'network', request.signal))
+        ) {
           fail('upstream_error');
           throw new SluiceError(
             'upstream_error',
@@ -417,16 +417,6 @@ export class Engine {
             { cause: err, lane: lane.id, attempts },
           );
         }
-        this.#emit({
-          type: 'retried',
-          at: now,
-          lane: lane.id,
-          id,
-          attempt: attempts,
-          delayMs: delay,
-          reason: 'network',
-        });
-        await this.#clock.sleep(delay, request.signal);
         front = true;
         continue;
       }
@@ -540,8 +530,19 @@ export class Engine {
         }
         case 'transient': {
           release();
-          const delay = Math.max(backoffDelay(++transient, this.#retry, this.#random), cls.waitMs ?? 0);
-          if (!mayRetry(attempts, now - firstSentAt, delay, this.#retry)) {
+          const minDelay = cls.waitMs ?? 0;
+          if (
+            !(await this.#backoff(
+              lane,
+              id,
+              attempts,
+              ++transient,
+              firstSentAt,
+              minDelay,
+              'transient',
+              request.signal,
+            ))
+          ) {
             fail('upstream_error', result.status);
             throw this.#upstreamError(
               'upstream_error',
@@ -553,21 +554,33 @@ export class Engine {
               `The upstream failed with ${result.status} on ${attempts} attempt(s). It may be down; retry later or raise retry.maxAttempts.`,
             );
           }
-          this.#emit({
-            type: 'retried',
-            at: now,
-            lane: lane.id,
-            id,
-            attempt: attempts,
-            delayMs: delay,
-            reason: 'transient',
-          });
-          await this.#clock.sleep(delay, request.signal);
           front = true;
           continue;
         }
       }
     }
+  }
+
+  /**
+   * Waits out the backoff before retry number `retry` of a transient failure (at least `minDelayMs`, the
+   * server's own wait). Returns false, without waiting, when the retry policy allows no more attempts.
+   */
+  async #backoff(
+    lane: Lane,
+    id: number,
+    attempts: number,
+    retry: number,
+    firstSentAt: number,
+    minDelayMs: number,
+    reason: 'transient' | 'network',
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const now = this.#clock.now();
+    const delay = Math.max(backoffDelay(retry, this.#retry, this.#random), minDelayMs);
+    if (!mayRetry(attempts, now - firstSentAt, delay, this.#retry)) return false;
+    this.#emit({ type: 'retried', at: now, lane: lane.id, id, attempt: attempts, delayMs: delay, reason });
+    await this.#clock.sleep(delay, signal);
+    return true;
   }
 
   #probeInterval(): number {
