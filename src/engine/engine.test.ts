@@ -411,3 +411,13 @@ describe('long waits, concurrency and operator actions', () => {
     await expect(engine.execute(req(), async () => ok())).resolves.toMatchObject({ outcome: 'success' });
   });
 });
+
+describe('lane bookkeeping', () => {
+  it('forgets lanes idle for a day', async () => {
+    const { clock, engine } = setup();
+    await engine.execute(req(), async () => ok());
+    await clock.advance(2 * 86_400_000);
+    await engine.execute({ ...req(), lane: { ...lane, model: 'other' } }, async () => ok());
+    expect((await engine.stats()).map((s) => s.model)).toEqual(['other']);
+  });
+});

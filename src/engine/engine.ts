@@ -174,7 +174,6 @@ class Lane {
   inFlight = 0;
   /** One request at a time until the server has spoken (slow start, ramp after 429s, quota probes). */
   probing: boolean;
-  heard = false;
   tripped: { error: SluiceError; probeAt: number } | undefined;
   consecutive429 = 0;
   /** Multiplier < 1 after `slow_down` answers and persistent 429s, recovering on successes. */
@@ -274,6 +273,7 @@ export class Engine {
   readonly #events = new EventHub();
   readonly #options: EngineOptions;
   #seq = 0;
+  #sweepAt = 0;
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
@@ -305,6 +305,7 @@ export class Engine {
     const id = this.laneId(ref);
     let lane = this.#lanes.get(id);
     if (!lane) {
+      this.#forgetIdleLanes();
       const limits = this.#options.limits;
       const config = typeof limits === 'function' ? limits(ref) : limits;
       if (typeof limits === 'function' && config) validateLimits(config);
@@ -320,6 +321,20 @@ export class Engine {
     }
     lane.lastUsed = this.#clock.now();
     return lane;
+  }
+
+  /**
+   * Drops lanes unused for a day (nothing queued or in flight, not tripped), so a process that meets
+   * many keys or models does not grow without bound. At most one sweep a minute.
+   */
+  #forgetIdleLanes(): void {
+    const now = this.#clock.now();
+    if (now < this.#sweepAt) return;
+    this.#sweepAt = now + 60_000;
+    for (const [id, lane] of this.#lanes) {
+      const idle = lane.queue.size === 0 && lane.inFlight === 0 && lane.awaiting === 0 && !lane.tripped;
+      if (idle && now - lane.lastUsed > 86_400_000) this.#lanes.delete(id);
+    }
   }
 
   #emit(event: SluiceEvent): void {
@@ -745,7 +760,6 @@ export class Engine {
     for (const dimension of DIMENSIONS) {
       const b = view.buckets[dimension];
       if (!b || b.limit === undefined || !(b.limit > 0)) continue;
-      lane.heard = true;
       const limit = b.limit;
       const reset = b.resetMs ?? 0;
       let windowMs = MINUTE_MS;
