@@ -324,7 +324,7 @@ export class Engine {
   }
 
   /**
-   * Drops lanes unused for a day (nothing queued or in flight, not tripped), so a process that meets
+   * Drops lanes unused for a day (nothing queued or awaiting an answer, not tripped), so a process that meets
    * many keys or models does not grow without bound. At most one sweep a minute.
    */
   #forgetIdleLanes(): void {
@@ -332,7 +332,7 @@ export class Engine {
     if (now < this.#sweepAt) return;
     this.#sweepAt = now + 60_000;
     for (const [id, lane] of this.#lanes) {
-      const idle = lane.queue.size === 0 && lane.inFlight === 0 && lane.awaiting === 0 && !lane.tripped;
+      const idle = lane.queue.size === 0 && lane.awaiting === 0 && !lane.tripped;
       if (idle && now - lane.lastUsed > 86_400_000) this.#lanes.delete(id);
     }
   }
