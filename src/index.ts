@@ -24,6 +24,13 @@ export {
 } from './engine/engine.js';
 export {
   SluiceError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  RequestTooLargeError,
+  DeadlineExceededError,
+  QueueFullError,
+  UpstreamError,
+  InvalidOptionError,
   isSluiceError,
   ERROR_CODES,
   type ErrorCode,

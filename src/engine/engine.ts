@@ -8,7 +8,7 @@
  */
 import { classify } from './classify.js';
 import { systemClock, type Clock } from './clock.js';
-import { SluiceError, type ErrorCode } from './errors.js';
+import { SluiceError, sluiceError, type ErrorCode } from './errors.js';
 import { EventHub, type EventListener, type Priority, type SluiceEvent } from './events.js';
 import { parseServerView } from './headers.js';
 import { bucket, DAY_MS, MINUTE_MS, type BucketSpec, type CostVector } from './limits.js';
@@ -426,7 +426,7 @@ export class Engine {
           !(await this.#backoff(lane, id, attempts, ++transient, firstSentAt, 0, 'network', request.signal))
         ) {
           fail('upstream_error');
-          throw new SluiceError(
+          throw sluiceError(
             'upstream_error',
             `The upstream could not be reached after ${attempts} attempt(s): ${describe(err)}. Check the base URL and the network, or raise retry.maxAttempts.`,
             { cause: err, lane: lane.id, attempts },
@@ -611,7 +611,7 @@ export class Engine {
     retryAfterMs: number | undefined,
     message: string,
   ): SluiceError {
-    return new SluiceError(code, message, {
+    return sluiceError(code, message, {
       status: result.status,
       body: result.body,
       lane: lane.id,
@@ -674,7 +674,7 @@ export class Engine {
   #onStreamError(lane: Lane, id: number, cls: Classification): void {
     const now = this.#clock.now();
     if (cls.outcome === 'quota_exhausted') {
-      const error = new SluiceError(
+      const error = sluiceError(
         'quota_exhausted',
         `The account's quota is exhausted (reported inside a stream: ${cls.message ?? cls.code ?? 'insufficient_quota'}). Fix billing, then retry.`,
         { lane: lane.id, ...(cls.code ? { body: { error: { code: cls.code, message: cls.message } } } : {}) },
@@ -812,7 +812,7 @@ export class Engine {
 
   #trippedError(lane: Lane): SluiceError {
     const t = lane.tripped!;
-    return new SluiceError('quota_exhausted', t.error.message, {
+    return sluiceError('quota_exhausted', t.error.message, {
       lane: lane.id,
       retryAfterMs: Math.max(0, t.probeAt - this.#clock.now()),
       ...(t.error.status === undefined ? {} : { status: t.error.status }),
@@ -853,7 +853,7 @@ export class Engine {
     const maxQueue = this.#options.maxQueue ?? 10_000;
     if (!front && lane.queue.size >= maxQueue) {
       const wait = await this.#estimateWait(lane, base);
-      throw new SluiceError(
+      throw sluiceError(
         'queue_full',
         `The lane's queue is full (${maxQueue} waiting). Retry after ${Math.ceil(wait / 1000)}s or raise maxQueue.`,
         {
@@ -866,7 +866,7 @@ export class Engine {
     if (Number.isFinite(base.deadline)) {
       const wait = await this.#estimateWait(lane, base);
       if (now + wait > base.deadline) {
-        throw new SluiceError(
+        throw sluiceError(
           'deadline_exceeded',
           `The request would wait about ${Math.ceil(wait)} ms for admission, beyond its deadline (${Math.max(0, Math.round(base.deadline - now))} ms left). Raise the max wait, lower the priority of other work, or retry later.`,
           { lane: lane.id, retryAfterMs: wait },
@@ -900,7 +900,7 @@ export class Engine {
             lane.queue.cancel(ticket);
             ticket.cleanup();
             reject(
-              new SluiceError(
+              sluiceError(
                 'deadline_exceeded',
                 `The request waited its whole deadline without being admitted. Raise the max wait or retry later.`,
                 { lane: lane.id },
@@ -996,7 +996,7 @@ export class Engine {
         this.#take(lane, head);
         head.cleanup();
         head.reject(
-          new SluiceError(
+          sluiceError(
             'deadline_exceeded',
             `The request would wait ${Math.ceil(reservation.waitMs)} ms for admission, beyond its deadline. Raise the max wait or retry later.`,
             {
@@ -1014,7 +1014,7 @@ export class Engine {
   #tooLarge(lane: Lane, cost: CostVector, blockedBy: string | undefined): SluiceError {
     const spec = lane.buckets.find((b) => b.id === blockedBy);
     const dimension = spec?.dimension ?? 'tokens';
-    return new SluiceError(
+    return sluiceError(
       'request_too_large',
       `The request needs ${cost[dimension]} ${dimension} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
       { lane: lane.id },
@@ -1097,10 +1097,7 @@ function describe(err: unknown): string {
 
 function validatePositive(name: string, value: number | undefined): void {
   if (value !== undefined && !(typeof value === 'number' && value > 0)) {
-    throw new SluiceError(
-      'invalid_option',
-      `Expected \`${name}\` to be a number above 0, got ${String(value)}.`,
-    );
+    throw sluiceError('invalid_option', `Expected \`${name}\` to be a number above 0, got ${String(value)}.`);
   }
 }
 

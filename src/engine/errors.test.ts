@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, SluiceError } from './errors.js';
+import { ERROR_CODES, QuotaExhaustedError, SluiceError, sluiceError } from './errors.js';
 
 describe('error catalogue', () => {
   it('docs/errors.md lists every code, and only those', () => {
@@ -25,5 +25,16 @@ describe('error catalogue', () => {
     });
     expect(err.httpStatus).toBe(429);
     expect(err).toBeInstanceOf(Error);
+  });
+
+  it('builds the subclass that matches the code through one factory', () => {
+    const err = sluiceError('quota_exhausted', 'spent');
+    expect(err).toBeInstanceOf(QuotaExhaustedError);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.name).toBe('QuotaExhaustedError');
+    expect(sluiceError('aborted', 'x').constructor).toBe(SluiceError);
+    for (const code of Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]) {
+      expect(sluiceError(code, 'm').code).toBe(code);
+    }
   });
 });

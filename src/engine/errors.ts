@@ -42,7 +42,7 @@ export interface SluiceErrorDetails {
 }
 
 export class SluiceError extends Error {
-  override readonly name = 'SluiceError';
+  override readonly name: string;
   readonly code: ErrorCode;
   readonly status: number | undefined;
   readonly body: unknown;
@@ -53,6 +53,7 @@ export class SluiceError extends Error {
 
   constructor(code: ErrorCode, message: string, details: SluiceErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
     this.code = code;
     this.status = details.status;
     this.body = details.body;
@@ -80,6 +81,41 @@ export class SluiceError extends Error {
       },
     };
   }
+}
+
+/** The account's quota or budget is spent (`quota_exhausted`). */
+export class QuotaExhaustedError extends SluiceError {}
+/** The server kept refusing with 429 (`rate_limited`). */
+export class RateLimitedError extends SluiceError {}
+/** The request can never fit the lane's limits (`request_too_large`). */
+export class RequestTooLargeError extends SluiceError {}
+/** Not admitted within its deadline (`deadline_exceeded`). */
+export class DeadlineExceededError extends SluiceError {}
+/** The lane's queue is full (`queue_full`). */
+export class QueueFullError extends SluiceError {}
+/** The upstream kept failing or could not be reached (`upstream_error`). */
+export class UpstreamError extends SluiceError {}
+/** A bad option or `x-sluice-*` header (`invalid_option`). */
+export class InvalidOptionError extends SluiceError {}
+
+const CLASSES: Partial<
+  Record<ErrorCode, new (code: ErrorCode, message: string, details?: SluiceErrorDetails) => SluiceError>
+> = {
+  quota_exhausted: QuotaExhaustedError,
+  rate_limited: RateLimitedError,
+  request_too_large: RequestTooLargeError,
+  deadline_exceeded: DeadlineExceededError,
+  queue_full: QueueFullError,
+  upstream_error: UpstreamError,
+  invalid_option: InvalidOptionError,
+};
+
+/**
+ * The one factory for Sluice errors: the subclass that matches `code` (so `instanceof` works as well as
+ * `err.code`), or `SluiceError` itself.
+ */
+export function sluiceError(code: ErrorCode, message: string, details?: SluiceErrorDetails): SluiceError {
+  return new (CLASSES[code] ?? SluiceError)(code, message, details);
 }
 
 export function isSluiceError(value: unknown): value is SluiceError {

@@ -127,7 +127,7 @@ describe('createFetch', () => {
     await expect(
       createFetch({ errors: 'throw' })(`${server.url}/v1/chat/completions`, post()),
     ).rejects.toMatchObject({
-      name: 'SluiceError',
+      name: 'QuotaExhaustedError',
       code: 'quota_exhausted',
       status: 429,
     });

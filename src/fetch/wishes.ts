@@ -2,7 +2,7 @@
  * Per-request wishes, one vocabulary for every shell: `x-sluice-*` request headers. They are read and
  * stripped before anything goes upstream.
  */
-import { SluiceError } from '../engine/errors.js';
+import { sluiceError } from '../engine/errors.js';
 import { PRIORITIES, type Priority } from '../engine/events.js';
 
 export interface Wishes {
@@ -29,7 +29,7 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
   if (priority !== null) {
     const value = priority.trim().toLowerCase();
     if (!(PRIORITIES as readonly string[]).includes(value)) {
-      throw new SluiceError(
+      throw sluiceError(
         'invalid_option',
         `x-sluice-priority must be one of ${PRIORITIES.join(', ')}; got "${priority}".`,
       );
@@ -42,7 +42,7 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
   if (wait !== null) {
     const ms = Number(wait);
     if (wait.trim() === '' || !Number.isFinite(ms) || ms < 0) {
-      throw new SluiceError(
+      throw sluiceError(
         'invalid_option',
         `x-sluice-max-wait-ms must be a number of milliseconds ≥ 0; got "${wait}".`,
       );
@@ -53,7 +53,7 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
   if (cache !== null) {
     const value = cache.trim().toLowerCase();
     if (value !== 'on' && value !== 'off') {
-      throw new SluiceError('invalid_option', `x-sluice-cache must be "on" or "off"; got "${cache}".`);
+      throw sluiceError('invalid_option', `x-sluice-cache must be "on" or "off"; got "${cache}".`);
     }
     wishes.cache = value === 'on';
   }
