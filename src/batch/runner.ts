@@ -17,6 +17,7 @@ import { SluiceError } from '../engine/errors.js';
 import { keyFingerprint } from '../fetch/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
 import type { BatchErrorCode } from './codes.js';
+import { httpTransport, type Transport } from './http.js';
 import { countLines, joinUrl, LineChecker, readLines, type BadLine, type BatchRequest } from './input.js';
 import { LineWriter } from './output.js';
 import { ProgressTracker, type LaneProgress } from './progress.js';
@@ -57,8 +58,8 @@ export interface BatchOptions {
   retryFailed?: boolean;
   /** After `interrupt()`, how long in-flight requests may take to finish. @default 5000 */
   graceMs?: number;
-  /** @default globalThis.fetch */
-  fetch?: typeof globalThis.fetch;
+  /** How requests reach the API. @default a keep-alive `node:http(s)` transport, `maxInFlight` connections */
+  transport?: Transport;
   /** Extra engine options (tests: retry policy, clock). Limits come from `rpm`/`tpm`. */
   engine?: Omit<EngineOptions, 'limits'>;
   /** Warnings and bad lines, one message per call. @default nothing */
@@ -176,7 +177,8 @@ export class BatchRun {
   readonly #o: BatchOptions & { errors: string; maxInFlight: number; graceMs: number };
   readonly #engine: Engine;
   readonly #tracker: ProgressTracker;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #transport: Transport;
+  readonly #closeTransport: () => void;
   readonly #window = new Set<Item>();
   readonly #upstream: string;
   readonly #headers: Record<string, string>;
@@ -214,7 +216,14 @@ export class BatchRun {
       );
     }
     this.#upstream = base.origin;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    if (options.transport) {
+      this.#transport = options.transport;
+      this.#closeTransport = () => {};
+    } else {
+      const transport = httpTransport({ maxSockets: maxInFlight });
+      this.#transport = transport;
+      this.#closeTransport = transport.close;
+    }
     this.#headers = { 'content-type': 'application/json', accept: 'application/json' };
     if (options.apiKey) this.#headers['authorization'] = `Bearer ${options.apiKey}`;
     const limits = {
@@ -323,6 +332,7 @@ export class BatchRun {
       this.#errors.close();
       await this.#sample();
       await this.#engine.close();
+      this.#closeTransport();
     }
 
     const snap = this.#tracker.snapshot();
@@ -574,24 +584,24 @@ export class BatchRun {
     item.sending = true;
     item.sends++;
     try {
-      const res = await this.#fetch(url, {
-        method: 'POST',
+      const res = await this.#transport(url, {
         headers: this.#headers,
         body: bodyText,
         signal: item.controller.signal,
       });
-      const text = await res.text();
-      const parsed = parseJson(text);
+      const parsed = parseJson(res.text);
+      const requestId = res.headers['x-request-id'];
       const answer: Answer = {
         status: res.status,
-        requestId: res.headers.get('x-request-id'),
-        body: parsed === undefined ? text : parsed,
+        requestId: typeof requestId === 'string' ? requestId : null,
+        body: parsed === undefined ? res.text : parsed,
       };
-      const usage = res.ok ? usageFromBody(parsed) : undefined;
+      const ok = res.status >= 200 && res.status < 300;
+      const usage = ok ? usageFromBody(parsed) : undefined;
       return {
         status: res.status,
         headers: res.headers,
-        ...(res.ok ? {} : { body: answer.body }),
+        ...(ok ? {} : { body: answer.body }),
         value: answer,
         ...(usage ? { usage } : {}),
       };
