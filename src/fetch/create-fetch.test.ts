@@ -50,6 +50,18 @@ describe('createFetch', () => {
     expect(res.headers.get('x-sluice-queued-ms')).not.toBeNull();
   });
 
+  it('reports what happened on answers it does not need to watch too (max_tokens given)', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion(), { 'x-request-id': 'req_9' }));
+    const res = await createFetch()(
+      `${server.url}/v1/chat/completions`,
+      post({}, chatBody({ max_tokens: 5 })),
+    );
+    expect(res.headers.get('x-sluice-attempts')).toBe('1');
+    expect(res.headers.get('x-request-id')).toBe('req_9');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toMatchObject({ choices: [{ message: { content: 'hi' } }] });
+  });
+
   it('answers a bad x-sluice header with a 400 that names it, sending nothing', async () => {
     server = await startServer((_req, res) => json(res, 200, chatCompletion()));
     const res = await createFetch()(

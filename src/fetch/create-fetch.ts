@@ -171,7 +171,14 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
           end: () => execution.done(),
         })
       : value.body;
-    if (!watch) execution.done();
+    if (!watch) {
+      execution.done();
+      // Hand back the upstream's own Response (its body keeps fetch's fast read path) with the
+      // x-sluice-* headers added. A fetched Response's headers are immutable, so an own `headers`
+      // property shadows the prototype getter; the body, status and everything else are untouched.
+      Object.defineProperty(value, 'headers', { value: withSluice(value.headers, execution, false) });
+      return value;
+    }
     return new Response(body, {
       status: value.status,
       statusText: value.statusText,
@@ -200,11 +207,13 @@ export function errorResponse(err: SluiceError): Response {
   return new Response(JSON.stringify(err.toJSON()), { status, headers });
 }
 
-function withSluice(upstream: Headers, execution: Execution<unknown>): Headers {
+function withSluice(upstream: Headers, execution: Execution<unknown>, rebodied = true): Headers {
   const headers = new Headers(upstream);
-  // The body reaching the caller is already decoded.
-  headers.delete('content-encoding');
-  headers.delete('content-length');
+  if (rebodied) {
+    // A new Response over the decoded body: the upstream's encoding and length no longer describe it.
+    headers.delete('content-encoding');
+    headers.delete('content-length');
+  }
   headers.set('x-sluice-queued-ms', String(Math.round(execution.queuedMs)));
   headers.set('x-sluice-attempts', String(execution.attempts));
   return headers;
