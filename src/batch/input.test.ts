@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countLines, IdRegistry, joinUrl, LineChecker, readLines, type RawLine } from './input.js';
 
@@ -137,6 +138,45 @@ describe('IdRegistry', () => {
     expect(ids.has('done')).toBe(true);
     expect(ids.has('new')).toBe(false);
     expect([...ids.finished()]).toEqual(['done']);
+  });
+});
+
+describe('IdRegistry (compared with a Map)', () => {
+  it('agrees with a Map over many ids, repeats, finished ones and multi-byte text, through every growth', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), {
+          maxLength: 300,
+        }),
+        fc.array(fc.nat(), { maxLength: 300 }),
+        (ids, finishedPicks) => {
+          const registry = new IdRegistry();
+          const finished = new Set(finishedPicks.filter((i) => i < ids.length).map((i) => ids[i]!));
+          for (const id of finished) registry.add(id);
+          const first = new Map<string, number>();
+          ids.forEach((id, i) => {
+            const seen = registry.see(id, i + 1);
+            expect(seen.finished).toBe(finished.has(id));
+            expect(seen.firstLine).toBe(first.get(id));
+            if (!first.has(id)) first.set(id, i + 1);
+          });
+          expect(registry.size).toBe(finished.size);
+          expect(new Set(registry.finished())).toEqual(finished);
+        },
+      ),
+    );
+  });
+
+  it('holds 200,000 ids', () => {
+    const registry = new IdRegistry();
+    for (let i = 0; i < 200_000; i++) {
+      // Made room for all at once part way through, as the runner does when the line count arrives.
+      if (i === 1000) registry.reserve(200_000);
+      registry.see(`request-${i}`, i + 1);
+    }
+    expect(registry.see('request-999', 5)).toEqual({ firstLine: 1000, finished: false });
+    expect(registry.see('request-123456', 999_999)).toEqual({ firstLine: 123_457, finished: false });
+    expect(registry.see('request-200000', 1)).toEqual({ firstLine: undefined, finished: false });
   });
 });
 

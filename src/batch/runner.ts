@@ -291,17 +291,18 @@ export class BatchRun {
       );
     }
 
+    const checker = new LineChecker(resume?.finished);
     void countLines(o.input, this.#countAbort.signal).then(
       (n) => {
         this.#total = n;
         this.#tracker.setTotal(n);
+        checker.reserve(n);
       },
       () => {},
     );
     const poll = setInterval(() => void this.#sample(), 1000);
     poll.unref();
 
-    const checker = new LineChecker(resume?.finished);
     try {
       for await (const raw of readLines(o.input)) {
         const checked = checker.check(raw);
