@@ -11,7 +11,9 @@ program
     'Stay under LLM API rate limits: pace requests under RPM/TPM, wait instead of failing, retry only what is worth retrying.',
   )
   .version(VERSION, '-v, --version')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // A usage error (unknown command or option) exits 2, as every sluice command does.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 registerBatch(program);
 registerMock(program);
