@@ -182,6 +182,17 @@ describe('createFetch', () => {
     expect(settled).toMatchObject({ actualTokens: 503 });
   });
 
+  it('rejects like fetch when the caller aborts a queued request, sending nothing for it', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const f = createFetch({ limits: { rpm: 60, burstMs: 1000 }, safetyMarginMs: 0 });
+    await (await f(`${server.url}/v1/chat/completions`, post())).text();
+    const controller = new AbortController();
+    const queued = f(`${server.url}/v1/chat/completions`, { ...post(), signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('accepts a Request object as input', async () => {
     server = await startServer((_req, res) => json(res, 200, chatCompletion()));
     const f = createFetch();
