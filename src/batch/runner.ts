@@ -14,7 +14,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import { estimateCost, usageFromBody, type RequestCost } from '../engine/cost.js';
 import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from '../engine/engine.js';
 import { SluiceError } from '../engine/errors.js';
-import { keyFingerprint } from '../fetch/lane.js';
+import { keyFingerprint, upstreamOf } from '../fetch/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
 import type { BatchErrorCode } from './codes.js';
 import { httpTransport, type Transport } from './http.js';
@@ -215,7 +215,7 @@ export class BatchRun {
         `The base URL ${JSON.stringify(options.baseUrl)} is not a URL; expected e.g. https://api.openai.com/v1.`,
       );
     }
-    this.#upstream = base.origin;
+    this.#upstream = upstreamOf(base);
     if (options.transport) {
       this.#transport = options.transport;
       this.#closeTransport = () => {};

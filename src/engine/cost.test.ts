@@ -210,7 +210,7 @@ describe('estimateCost: embeddings', () => {
       completionTokens: 0,
       n: 1,
       stream: false,
-      maxGiven: false,
+      maxGiven: true,
     });
   });
 

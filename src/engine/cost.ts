@@ -27,7 +27,7 @@ export interface RequestCost {
   n: number;
   /** `stream: true` in the body (never for embeddings, which do not stream). */
   stream: boolean;
-  /** Whether the body gave a max-tokens field (otherwise `typicalCompletion` stood in for it). */
+  /** Whether the completion part is known: a max-tokens field was given, or the endpoint has none (embeddings). Otherwise `typicalCompletion` stood in for it. */
   maxGiven: boolean;
 }
 
@@ -113,7 +113,8 @@ export function estimateCost(path: string, body: unknown, options: CostOptions):
 
   let n = 1;
   let completionTokens = 0;
-  let maxGiven = false;
+  // Embeddings have no completion: their cost is known exactly, as if a max of 0 had been given.
+  let maxGiven = kind === 'embeddings';
   if (kind !== 'embeddings') {
     if (kind === 'chat' || kind === 'completions') n = choicesOf(request['n']);
     const max =

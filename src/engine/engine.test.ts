@@ -279,6 +279,21 @@ describe('answers', () => {
 });
 
 describe('learning limits from headers', () => {
+  it('sends one request alone first even with configured limits, until the server has answered', async () => {
+    const { clock, engine } = setup({ limits: { rpm: 6000 } });
+    const sentAt: number[] = [];
+    const all = Array.from({ length: 3 }, () =>
+      engine.execute(req(), async () => {
+        sentAt.push(clock.now() - 1_000_000);
+        await clock.sleep(50);
+        return ok();
+      }),
+    );
+    await clock.runAll();
+    await Promise.all(all);
+    expect(sentAt).toEqual([0, 50, 50]);
+  });
+
   it('sends one request first, learns the limits, then paces the rest', async () => {
     const { clock, engine, events } = setup();
     const sentAt: number[] = [];

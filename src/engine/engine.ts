@@ -192,8 +192,9 @@ class Lane {
     readonly safetyMarginMs: number,
   ) {
     this.typicalCompletion = typicalCompletion;
-    const configuredTime = config && (config.rpm || config.tpm || config.rpd || config.tpd);
-    this.probing = learn && !configuredTime;
+    // Until the server has answered once, one request at a time: even with configured limits the
+    // server's real burst may be shorter, and the first answer's headers tell.
+    this.probing = learn;
     this.rebuild();
   }
 

@@ -14,7 +14,7 @@ import { Engine, type AttemptResult, type EngineOptions, type Execution } from '
 import { isSluiceError, SluiceError } from '../engine/errors.js';
 import type { Priority } from '../engine/events.js';
 import { parseJsonObject } from '../engine/headers.js';
-import { credentialOf, keyFingerprint } from './lane.js';
+import { credentialOf, keyFingerprint, upstreamOf } from './lane.js';
 import { tapBody } from './tap.js';
 import { readRequestHeaders } from './request-headers.js';
 import { readWishes } from './wishes.js';
@@ -117,7 +117,7 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
     const signal = requestInit.signal ?? undefined;
     const request = {
       lane: {
-        upstream: originOf(url),
+        upstream: upstreamOf(url),
         keyFingerprint: keyFingerprint(credentialOf(headers)),
         model: cost.model ?? 'unknown',
       },
@@ -223,12 +223,6 @@ function pathOf(url: string): string {
   const start = url.indexOf('://');
   const slash = url.indexOf('/', start === -1 ? 0 : start + 3);
   return slash === -1 ? '/' : url.slice(slash);
-}
-
-function originOf(url: string): string {
-  const start = url.indexOf('://');
-  const slash = url.indexOf('/', start === -1 ? 0 : start + 3);
-  return slash === -1 ? url : url.slice(0, slash);
 }
 
 export { SluiceError };

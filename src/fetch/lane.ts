@@ -24,3 +24,11 @@ export function credentialOf(headers: { get(name: string): string | null }): str
   if (auth) return auth.startsWith('Bearer ') ? auth.slice(7) : auth;
   return headers.get('api-key') ?? headers.get('x-api-key');
 }
+
+/**
+ * The upstream part of a lane id: the URL's origin (scheme, host, port). Every shell derives it the
+ * same way, so requests to one upstream share one lane whichever shell sends them.
+ */
+export function upstreamOf(url: string | URL): string {
+  return (typeof url === 'string' ? new URL(url) : url).origin;
+}
