@@ -43,13 +43,14 @@ export function formatSummary(s: BatchSummary, resumeCommand: string): string {
     `${formatCount(s.tokensAdmitted)} reserved at admission; ${formatCount(usage)} used (prompt ${formatCount(s.promptTokens)} + completion ${formatCount(s.completionTokens)})`,
   );
   for (const lane of s.lanes) {
-    // From the start of the run to the lane's last admission: the time its requests needed.
+    // From the start of the run to the lane's last admission: the time its requests needed. The burst
+    // the server allows at the start is in it, so a short run can show more than 100% of a limit.
     const minutes = Math.max(lane.spanMs, 1000) / 60_000;
     const rpm = lane.requests / minutes;
     const tpm = lane.tokens / minutes;
     row(
       lane === s.lanes[0] ? 'rate' : '',
-      `${s.lanes.length > 1 ? `${lane.model}: ` : ''}${formatCount(rpm)} requests/min${percentOf(rpm, lane.rpmLimit)}, ${formatCount(tpm)} tokens/min${percentOf(tpm, lane.tpmLimit)}, over ${formatDuration(lane.spanMs)}`,
+      `${s.lanes.length > 1 ? `${lane.model}: ` : ''}${formatCount(rpm)} requests/min${percentOf(rpm, lane.rpmLimit)}, ${formatCount(tpm)} tokens/min${percentOf(tpm, lane.tpmLimit)}, over ${formatDuration(lane.spanMs)} (the initial burst included)`,
     );
   }
   row('output', `${s.output} (${formatCount(s.succeeded)} new lines)`);
