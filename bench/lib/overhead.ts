@@ -128,6 +128,8 @@ async function run(f: Fetch, url: string, count: number, concurrency: number, ou
 interface Side {
   latencies: number[];
   ms: number;
+  /** Client-process CPU time (user + system) spent in this side's rounds, µs. */
+  cpuUs: number;
 }
 
 export async function benchOverhead(options: OverheadOptions): Promise<string> {
@@ -158,14 +160,17 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
     for (const mode of modes) {
       const { clients } = mode;
       for (const c of clients) await run(c.f, server.url, options.warmup, mode.concurrency, []);
-      const sides: Side[] = clients.map(() => ({ latencies: [], ms: 0 }));
+      const sides: Side[] = clients.map(() => ({ latencies: [], ms: 0, cpuUs: 0 }));
       const perRound = Math.ceil(mode.count / options.rounds);
       for (let r = 0; r < options.rounds; r++) {
         for (let k = 0; k < clients.length; k++) {
           const i = (k + r) % clients.length;
           const started = performance.now();
+          const cpu = process.cpuUsage();
           await run(clients[i]!.f, server.url, perRound, mode.concurrency, sides[i]!.latencies);
+          const used = process.cpuUsage(cpu);
           sides[i]!.ms += performance.now() - started;
+          sides[i]!.cpuUs += used.user + used.system;
         }
       }
       const summary = sides.map((s) => ({
@@ -173,6 +178,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
         p50: quantile(s.latencies, 0.5) * 1000,
         p99: quantile(s.latencies, 0.99) * 1000,
         rps: s.latencies.length / (s.ms / 1000),
+        cpu: s.cpuUs / s.latencies.length,
         n: s.latencies.length,
       }));
       summary.forEach((s, i) =>
@@ -183,6 +189,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
           fmt(s.mean, 1),
           fmt(s.p50, 1),
           fmt(s.p99, 1),
+          fmt(s.cpu, 1),
           fmt(s.rps),
         ]),
       );
@@ -192,11 +199,12 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
         signed(b.mean - a.mean),
         signed(b.p50 - a.p50),
         signed(b.p99 - a.p99),
+        signed(b.cpu - a.cpu),
         `${signed(((b.rps - a.rps) / a.rps) * 100)}%`,
       ]);
     }
     return [
-      `Loopback: node:http server in a worker thread; no network: a stub fetch answering in-process. Small chat-completion JSON with rate-limit headers far above the load (nothing waits); ${options.rounds} interleaved rounds, ${fmt(options.warmup)} warm-up requests per client and mode.`,
+      `Loopback: node:http server in a worker thread; no network: a stub fetch answering in-process. Small chat-completion JSON with rate-limit headers far above the load (nothing waits); CPU = the client process's user + system time per request (the server runs in another thread but the same process, so loopback CPU includes it); ${options.rounds} interleaved rounds, ${fmt(options.warmup)} warm-up requests per client and mode.`,
       '',
       table(
         [
@@ -206,6 +214,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
           { title: 'mean µs', align: 'right' },
           { title: 'p50 µs', align: 'right' },
           { title: 'p99 µs', align: 'right' },
+          { title: 'CPU µs/req', align: 'right' },
           { title: 'req/s', align: 'right' },
         ],
         rows,
@@ -219,6 +228,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<string> {
           { title: 'mean µs', align: 'right' },
           { title: 'p50 µs', align: 'right' },
           { title: 'p99 µs', align: 'right' },
+          { title: 'CPU µs/req', align: 'right' },
           { title: 'req/s', align: 'right' },
         ],
         deltas,
