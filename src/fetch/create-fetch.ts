@@ -11,7 +11,7 @@
  */
 import { estimateCost, kindOfPath } from '../engine/cost.js';
 import { Engine, type AttemptResult, type EngineOptions, type Execution } from '../engine/engine.js';
-import { isSluiceError, SluiceError } from '../engine/errors.js';
+import { isSluiceError, type SluiceError } from '../engine/errors.js';
 import type { Priority } from '../engine/events.js';
 import { parseJsonObject } from '../engine/headers.js';
 import { credentialOf, keyFingerprint, upstreamOf } from './lane.js';
@@ -90,8 +90,8 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
     if (headers.upstream === undefined) delete requestInit.headers;
     else requestInit.headers = headers.upstream;
 
-    const path = pathOf(url);
-    const kind = method === 'POST' ? kindOfPath(path) : 'other';
+    // The cost module matches endpoints by path suffix and ignores the origin and query, so the URL goes as is.
+    const kind = method === 'POST' ? kindOfPath(url) : 'other';
     const rawBody = requestInit.body;
     // Bodies the engine cannot re-send (streams) or that are not LLM calls go straight through.
     if (
@@ -110,7 +110,7 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
           ? ''
           : new TextDecoder().decode(rawBody as ArrayBuffer);
     const parsed = parseJsonObject(text);
-    const cost = estimateCost(path, parsed, {
+    const cost = estimateCost(url, parsed, {
       typicalCompletion: 0,
       ...(options.countTokens ? { countTokens: options.countTokens } : {}),
     });
@@ -218,11 +218,3 @@ function withSluice(upstream: Headers, execution: Execution<unknown>, rebodied =
   headers.set('x-sluice-attempts', String(execution.attempts));
   return headers;
 }
-
-function pathOf(url: string): string {
-  const start = url.indexOf('://');
-  const slash = url.indexOf('/', start === -1 ? 0 : start + 3);
-  return slash === -1 ? '/' : url.slice(slash);
-}
-
-export { SluiceError };
