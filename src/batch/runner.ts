@@ -14,7 +14,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import { estimateCost, usageFromBody, type RequestCost } from '../engine/cost.js';
 import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from '../engine/engine.js';
 import { SluiceError } from '../engine/errors.js';
-import { keyFingerprint, upstreamOf } from '../fetch/lane.js';
+import { keyFingerprint, upstreamOf } from '../protocol/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
 import type { BatchErrorCode } from './codes.js';
 import { httpTransport, type Transport } from './http.js';

@@ -9,9 +9,12 @@ export interface Wishes {
   priority?: Priority;
   tenant?: string;
   maxWaitMs?: number;
-  cache?: boolean;
 }
 
+/**
+ * Every `x-sluice-*` request header Sluice reads, stripped before a request goes upstream.
+ * `x-sluice-cache` is reserved for the response cache: stripped, not read yet.
+ */
 export const WISH_HEADERS = [
   'x-sluice-priority',
   'x-sluice-tenant',
@@ -48,14 +51,6 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
       );
     }
     wishes.maxWaitMs = ms;
-  }
-  const cache = headers.get('x-sluice-cache');
-  if (cache !== null) {
-    const value = cache.trim().toLowerCase();
-    if (value !== 'on' && value !== 'off') {
-      throw sluiceError('invalid_option', `x-sluice-cache must be "on" or "off"; got "${cache}".`);
-    }
-    wishes.cache = value === 'on';
   }
   return wishes;
 }
