@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBatch } from './batch.js';
 import { registerMock } from './mock.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -17,5 +18,6 @@ program
 
 registerBatch(program);
 registerMock(program);
+registerServe(program);
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@
  * SDKs raise as their usual errors with `err.code` = the Sluice code.
  */
 import type { SluiceError } from '../engine/errors.js';
+import { formatGoDuration } from '../formats/duration.js';
 
 /** Names of the response headers Sluice adds. */
 export const RESPONSE_HEADERS = {
@@ -55,4 +56,26 @@ export function errorAnswer(err: SluiceError): ErrorAnswer {
   if (err.requestId) headers['x-request-id'] = err.requestId;
   const status = err.code === 'upstream_error' && err.status ? err.status : err.httpStatus;
   return { status, headers, body: JSON.stringify(err.toJSON()) };
+}
+
+/** A lane's per-minute buckets as the engine reports them (`engine.stats()`). */
+export interface LaneBuckets {
+  buckets: readonly { dimension: string; limit: number; windowMs: number; capacity: number; level: number }[];
+}
+
+/**
+ * `x-ratelimit-*` headers describing a lane, in OpenAI's form (limit, remaining, reset as a Go
+ * duration until the bucket is full again), so that clients which honour them back off correctly.
+ * Only the per-minute request and token buckets are described; nothing when the lane has none.
+ */
+export function laneLimitHeaders(lane: LaneBuckets): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const b of lane.buckets) {
+    if (b.windowMs !== 60_000 || (b.dimension !== 'requests' && b.dimension !== 'tokens')) continue;
+    const level = Math.max(0, b.level);
+    headers[`x-ratelimit-limit-${b.dimension}`] = String(Math.floor(b.limit));
+    headers[`x-ratelimit-remaining-${b.dimension}`] = String(Math.max(0, Math.floor(b.capacity - level)));
+    headers[`x-ratelimit-reset-${b.dimension}`] = formatGoDuration((level / b.limit) * b.windowMs);
+  }
+  return headers;
 }

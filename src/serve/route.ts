@@ -1,0 +1,63 @@
+/**
+ * Where a client's request goes upstream. The upstream is fixed by configuration: a client names only a
+ * path under it, never a host. Absolute-form targets (`POST http://elsewhere/ HTTP/1.1`), `..` segments
+ * (plain or percent-encoded), backslashes and NUL bytes are refused; the `Host` header is never read.
+ */
+
+export type Route = { ok: true; url: URL; path: string } | { ok: false; status: 400 | 404; message: string };
+
+/** Client paths the gateway forwards: the OpenAI/Anthropic API root and Azure's `/openai/…`. */
+const FORWARDED = /^\/(v1|openai)(\/|$)/;
+
+/**
+ * Maps a request target to the upstream URL. `upstream` is a base URL (`https://api.openai.com/v1`,
+ * `https://res.openai.azure.com`, `https://api.anthropic.com`): a client path `/v1/x` goes to
+ * `<upstream>/x` when the upstream already ends in `/v1`, else to `<upstream>/v1/x`.
+ */
+export function routeOf(target: string, upstream: URL): Route {
+  if (!target.startsWith('/')) {
+    return {
+      ok: false,
+      status: 400,
+      message: 'The request target must be a path (e.g. /v1/chat/completions), not a URL.',
+    };
+  }
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  const search = q === -1 ? '' : target.slice(q);
+  if (!FORWARDED.test(path)) {
+    return {
+      ok: false,
+      status: 404,
+      message: `No route for ${truncate(path)}. The gateway forwards /v1/… (and /openai/… for Azure).`,
+    };
+  }
+  if (unsafe(path)) {
+    return { ok: false, status: 400, message: 'The path has a "..", "\\" or control character; refused.' };
+  }
+  const base = upstream.pathname.replace(/\/+$/, '');
+  const rest = base.endsWith('/v1') && path.startsWith('/v1') ? path.slice(3) : path;
+  const url = new URL(upstream.href);
+  url.pathname = `${base}${rest}`;
+  url.search = search;
+  // The URL parser must not have moved us anywhere else.
+  if (url.origin !== upstream.origin)
+    return { ok: false, status: 400, message: 'Refused: the path leaves the upstream.' };
+  return { ok: true, url, path };
+}
+
+function unsafe(path: string): boolean {
+  if (/[\\\u0000-\u001f\u007f]/.test(path)) return true;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  if (/[\\\u0000-\u001f\u007f]/.test(decoded)) return true;
+  return decoded.split('/').some((segment) => segment === '..' || segment === '.') || path.includes('//');
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
