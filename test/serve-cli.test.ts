@@ -179,3 +179,17 @@ async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(check()).toBe(true);
 }
+
+describe('sluice hash-key', () => {
+  it('prints the SHA-256 of the key on stdin, for key_sha256', () => {
+    const result = spawnSync(process.execPath, [CLI, 'hash-key'], { input: 'vk-app\n', encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`${sha256('vk-app')}\n`);
+  });
+
+  it('refuses an empty stdin with exit 2', () => {
+    const result = spawnSync(process.execPath, [CLI, 'hash-key'], { input: '', encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('no key on standard input');
+  });
+});

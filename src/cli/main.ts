@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBatch } from './batch.js';
 import { registerMock } from './mock.js';
+import { registerHashKey } from './hash-key.js';
 import { registerServe } from './serve.js';
 
 const program = new Command();
@@ -19,5 +20,6 @@ program
 registerBatch(program);
 registerMock(program);
 registerServe(program);
+registerHashKey(program);
 
 await program.parseAsync(process.argv);
