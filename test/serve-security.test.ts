@@ -29,6 +29,12 @@ async function withVirtualKeys(): Promise<GatewayRig> {
   return startRig({ keys: [UPSTREAM_KEY] }, { config });
 }
 
+function headersText(headers: Headers): string {
+  const lines: string[] = [];
+  headers.forEach((value, name) => lines.push(`${name}: ${value}`));
+  return lines.join('\n');
+}
+
 /** Sends raw bytes to the gateway and returns the status line and the rest. */
 function raw(url: string, request: string): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -50,13 +56,13 @@ describe('virtual keys', () => {
       body: chat(),
     });
     expect(ok.status).toBe(200);
-    const okText = JSON.stringify([...ok.headers]) + (await ok.text());
+    const okText = headersText(ok.headers) + (await ok.text());
     const refused = await fetch(`${rig.base}/chat/completions`, {
       method: 'POST',
       headers: { authorization: 'Bearer vk-wrong', 'content-type': 'application/json' },
       body: chat(),
     });
-    const refusedText = JSON.stringify([...refused.headers]) + (await refused.text());
+    const refusedText = headersText(refused.headers) + (await refused.text());
     const models = await fetch(`${rig.base}/models`, { headers: { authorization: `Bearer ${APP_KEY}` } });
     const modelsText = await models.text();
     expect(models.status).toBe(200);

@@ -3,7 +3,7 @@ import { PRIORITIES } from '../engine/events.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
 import { ConfigError, FLAVORS, loadConfig, type Flavor, type GatewayConfig } from '../serve/config.js';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway.js';
-import type { RequestRecord } from '../serve/proxy.js';
+import type { RequestRecord } from '../serve/context.js';
 import { parseBytes, parseDuration } from '../serve/units.js';
 
 const OPENAI = 'https://api.openai.com/v1';

@@ -11,7 +11,9 @@ import { Engine, type EngineOptions, type LaneRef, type LimitsConfig } from '../
 import type { Store } from '../engine/store.js';
 import type { Flavor, GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
-import { ClientGone, Draining, proxy, writeJson, type ProxyContext, type RequestRecord } from './proxy.js';
+import type { GatewayContext, RequestRecord } from './context.js';
+import { Draining, Exchange } from './exchange.js';
+import { writeJson } from './wire.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
 
 /** Defaults of {@link GatewayOptions}, in one place. */
@@ -86,10 +88,9 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
     ...(options.store ? { store: options.store } : {}),
   });
   const client: UpstreamClient = upstreamClient();
-  const inFlight = new Set<AbortController>();
   let draining = false;
 
-  const ctx: ProxyContext = {
+  const ctx: GatewayContext = {
     engine,
     upstream,
     flavor: options.flavor ?? config?.flavor ?? GATEWAY_DEFAULTS.flavor,
@@ -125,14 +126,12 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
     })().catch(() => res.destroy());
   });
 
+  const inFlight = new Set<Exchange>();
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const controller = new AbortController();
-    inFlight.add(controller);
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort(new ClientGone('the client closed the connection'));
-    });
+    const exchange = new Exchange(ctx, req, res);
+    inFlight.add(exchange);
     try {
-      await proxy(ctx, req, res, controller);
+      await exchange.run();
     } catch {
       if (!res.headersSent) {
         writeJson(res, 500, {
@@ -145,7 +144,7 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
         });
       } else res.destroy();
     } finally {
-      inFlight.delete(controller);
+      inFlight.delete(exchange);
     }
   };
 
@@ -185,7 +184,7 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       const unfinished = inFlight.size;
-      for (const controller of inFlight) controller.abort(new Draining('shutting down'));
+      for (const exchange of inFlight) exchange.controller.abort(new Draining('shutting down'));
       while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
       await closeAll();
       return { unfinished };

@@ -1,0 +1,42 @@
+/** What every exchange of one gateway shares, and what it reports. */
+import type { Engine } from '../engine/engine.js';
+import type { Flavor } from './config.js';
+import type { KeyRing } from './keys.js';
+import type { UpstreamClient } from './upstream.js';
+
+export interface GatewayContext {
+  engine: Engine;
+  upstream: URL;
+  flavor: Flavor;
+  client: UpstreamClient;
+  /** The virtual keys in force (replaced on reload). */
+  keys: () => KeyRing;
+  maxBodyBytes: number;
+  /** Default admission deadline (ms). */
+  maxWaitMs: number;
+  record(record: RequestRecord): void;
+  /** True while draining: answers ask clients to reconnect elsewhere. */
+  draining(): boolean;
+}
+
+/** What the gateway logs and counts for every request it answers. Never a key, never a prompt. */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  /** Lane id (upstream | key fingerprint | model) for LLM calls. */
+  lane?: string;
+  model?: string;
+  app?: string;
+  priority?: string;
+  /** `success`, `fatal` (the upstream's error passed through), `passthrough`, a Sluice code, `client_closed`, … */
+  outcome: string;
+  status: number;
+  queuedMs: number;
+  attempts: number;
+  /** From the request's arrival to the end of the answer. */
+  durationMs: number;
+  /** From the request's arrival to the answer's headers. */
+  ttfbMs: number;
+  /** Time spent waiting for upstream answers' headers, all attempts. */
+  upstreamMs: number;
+}
