@@ -12,7 +12,9 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import { estimateCost, usageFromBody, type RequestCost } from '../engine/cost.js';
-import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
+import type { AttemptResult, EngineRequest } from '../engine/request.js';
 import { SluiceError } from '../engine/errors.js';
 import { keyFingerprint, upstreamOf } from '../fetch/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
-import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from './engine.js';
+import { Engine } from './engine.js';
+import type { EngineOptions } from './options.js';
+import type { AttemptResult, EngineRequest } from './request.js';
 import { SluiceError } from './errors.js';
 import type { SluiceEvent } from './events.js';
 

@@ -10,7 +10,9 @@
  * errors with `err.code` set. With `errors: 'throw'` they are thrown as `SluiceError` instead.
  */
 import { estimateCost, kindOfPath } from '../engine/cost.js';
-import { Engine, type AttemptResult, type EngineOptions, type Execution } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
+import type { AttemptResult, Execution } from '../engine/request.js';
 import { isSluiceError, type SluiceError } from '../engine/errors.js';
 import type { Priority } from '../engine/events.js';
 import { parseJsonObject } from '../engine/headers.js';
