@@ -155,7 +155,10 @@ describe('priorities', () => {
     });
     await clock.runAll();
     await Promise.all([...batch, interactive]);
-    expect(order.indexOf('i')).toBeLessThanOrEqual(before + 1);
+    // Sent (so present), and after at most the one batch admission already decided when it arrived.
+    const at = order.indexOf('i');
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(before + 1);
   });
 
   it('shares a class between tenants by weight', async () => {
