@@ -52,11 +52,6 @@ export interface Usage {
   totalTokens?: number;
 }
 
-/** Total tokens a cost reserves. */
-export function tokensOf(cost: RequestCost): number {
-  return cost.promptTokens + cost.completionTokens;
-}
-
 /**
  * The admission cost of a request.
  *
