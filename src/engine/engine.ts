@@ -117,8 +117,9 @@ export class Engine {
 
   /**
    * Resolves once no request is in the engine: none queued, awaiting an answer or waiting to retry on
-   * any lane (every `execute` call has settled, and the callers' own handlers have run). Streamed bodies
-   * still being read do not count. Resolves at once when the engine is idle already.
+   * any lane. That is, every `execute` call has settled and the callbacks chained on it have run (the
+   * check waits one turn of the event loop, so work they start keeps the engine busy). Bodies still
+   * being streamed do not count. Resolves at once when the engine is idle already.
    */
   idle(): Promise<void> {
     if (this.#running === 0) return Promise.resolve();
