@@ -43,10 +43,13 @@ export class Run<T> {
 
   /** When the current attempt was admitted and sent. */
   sentAt = 0;
-  /** The current attempt's answer, once read: */
+  /** The current attempt's answer, once `Outcomes.read` has read it. */
   result: AttemptResult<T> | undefined;
+  /** What the answer's headers and body say about the lane. */
   view: ServerView | undefined;
+  /** What the answer means. */
   classification: Classification | undefined;
+  /** When the answer arrived. */
   answeredAt = 0;
   /** Bucket levels the answer's headers reported, by bucket id. */
   levels: Record<string, number> = NO_LEVELS;
