@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import architecture from './lint/architecture.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'scratch-tmp/**', '.node22/**', 'coverage/**'] },
@@ -12,5 +13,10 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { architecture },
+    rules: { 'architecture/imports': 'error' },
   },
 );

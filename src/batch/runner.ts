@@ -16,8 +16,9 @@ import { Engine } from '../engine/engine.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { AttemptResult, EngineRequest } from '../engine/request.js';
 import { SluiceError } from '../engine/errors.js';
-import { keyFingerprint, upstreamOf } from '../fetch/lane.js';
+import { keyFingerprint, upstreamOf } from '../protocol/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
+import { parseJson } from '../formats/json.js';
 import type { BatchErrorCode } from './codes.js';
 import { httpTransport, type Transport } from './http.js';
 import { countLines, joinUrl, LineChecker, readLines, type BadLine, type BatchRequest } from './input.js';
@@ -611,14 +612,6 @@ export class BatchRun {
     } finally {
       item.sending = false;
     }
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
 

@@ -180,6 +180,13 @@ describe('createFetch', () => {
     await (await f(`${server.url}/v1/chat/completions`, post())).json();
     const settled = events.find((e) => e.type === 'settled');
     expect(settled).toMatchObject({ actualTokens: 503 });
+    // The next request without a max is charged the learned typical completion, not the default 64:
+    // 0.8 × 64 + 0.2 × 500 completion tokens, plus ceil(11 / 4) prompt tokens.
+    await (await f(`${server.url}/v1/chat/completions`, post())).json();
+    const admitted = events.filter((e) => e.type === 'admitted');
+    expect(admitted).toHaveLength(2);
+    expect(admitted[0]).toMatchObject({ tokens: 3 + 64 });
+    expect(admitted[1]!.type === 'admitted' && admitted[1]!.tokens).toBeCloseTo(3 + 0.8 * 64 + 0.2 * 500, 6);
   });
 
   it('rejects like fetch when the caller aborts a queued request, sending nothing for it', async () => {
@@ -202,5 +209,70 @@ describe('createFetch', () => {
     expect(res.status).toBe(200);
     expect(server.requests[0]!.headers['x-sluice-priority']).toBeUndefined();
     expect(JSON.parse(server.requests[0]!.body)).toMatchObject({ model: 'gpt-4o-mini' });
+  });
+
+  it('passes a POST to a path that only ends like an endpoint through once, body untouched (regression: /api/tickets/42/messages was sent 5 times and its 500 replaced)', async () => {
+    server = await startServer((_req, res) => json(res, 500, { problem: 'ticket store down' }));
+    const f = createFetch({ retry: { baseDelayMs: 1, maxDelayMs: 1 } });
+    const res = await f(`${server.url}/api/tickets/42/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hello' }),
+    });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ problem: 'ticket store down' });
+    expect(res.headers.get('x-sluice-attempts')).toBeNull();
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('passes a POST to an LLM path whose body names no model through once', async () => {
+    server = await startServer((_req, res) => json(res, 503, { problem: 'x' }));
+    const f = createFetch({ retry: { baseDelayMs: 1, maxDelayMs: 1 } });
+    const res = await f(`${server.url}/v1/chat/completions`, post({}, JSON.stringify({ messages: [] })));
+    expect(res.status).toBe(503);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ['a GET that is not an LLM call', 'GET', '/v1/models'],
+    ['an LLM call', 'POST', '/v1/chat/completions'],
+  ])(
+    "keeps a Request's redirect: 'manual' on %s (regression: the 302 was followed)",
+    async (_name, method, path) => {
+      server = await startServer((req, res) => {
+        if (req.url === '/elsewhere') return json(res, 200, chatCompletion());
+        res.writeHead(302, { location: '/elsewhere' });
+        res.end();
+      });
+      const f = createFetch();
+      const init: RequestInit = { method, redirect: 'manual', headers: { authorization: 'Bearer k' } };
+      if (method === 'POST') init.body = chatBody({ max_tokens: 5 });
+      const res = await f(new Request(`${server.url}${path}`, init));
+      expect(res.status).toBe(302);
+      expect(server.requests.map((r) => r.url)).toEqual([path]);
+    },
+  );
+
+  it('costs a prompt longer than 64 KiB in full (regression: it was costed as 0 tokens and sent)', async () => {
+    server = await startServer((_req, res) => json(res, 200, chatCompletion()));
+    const f = createFetch({ limits: { tpm: 50_000 } });
+    const res = await f(
+      `${server.url}/v1/chat/completions`,
+      post({}, chatBody({ max_tokens: 1, messages: [{ role: 'user', content: 'x'.repeat(400_000) }] })),
+    );
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-sluice-error-code')).toBe('request_too_large');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it.each([
+    [{ priority: 'urgent' }, '`priority`'],
+    [{ tenant: ' ' }, '`tenant`'],
+    [{ errors: 'log' }, '`errors`'],
+    [{ fetch: 'https://x' }, '`fetch`'],
+  ])('refuses the option %j with invalid_option naming it', (options, name) => {
+    expect(() => createFetch(options as never)).toThrow(
+      expect.objectContaining({ code: 'invalid_option', message: expect.stringContaining(name) }),
+    );
   });
 });

@@ -9,17 +9,18 @@
  * (status 429 and `error.code` = the Sluice code, e.g. `quota_exhausted`), so SDKs raise their usual
  * errors with `err.code` set. With `errors: 'throw'` they are thrown as `SluiceError` instead.
  */
-import { estimateCost, kindOfPath } from '../engine/cost.js';
 import { Engine } from '../engine/engine.js';
+import { isSluiceError, sluiceError, type SluiceError } from '../engine/errors.js';
+import { PRIORITIES, type Priority } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { AttemptResult, Execution } from '../engine/request.js';
-import { isSluiceError, type SluiceError } from '../engine/errors.js';
-import type { Priority } from '../engine/events.js';
-import { parseJsonObject } from '../engine/headers.js';
-import { credentialOf, keyFingerprint, upstreamOf } from './lane.js';
+import { parseJsonObject } from '../formats/json.js';
+import { adaptRequest, type AdaptOptions } from '../protocol/adapt.js';
+import { endpointOf } from '../protocol/endpoint.js';
+import { readRequestHeaders } from '../protocol/request-headers.js';
+import { errorAnswer, outcomeHeaders } from '../protocol/response.js';
+import { readWishes } from '../protocol/wishes.js';
 import { tapBody } from './tap.js';
-import { readRequestHeaders } from './request-headers.js';
-import { readWishes } from './wishes.js';
 
 export interface CreateFetchOptions extends EngineOptions {
   /** The fetch that reaches the upstream. @default globalThis.fetch */
@@ -49,7 +50,7 @@ export type SluiceFetch = typeof globalThis.fetch & { readonly engine: Engine };
 type FetchInput = Parameters<typeof globalThis.fetch>[0];
 type FetchInit = NonNullable<Parameters<typeof globalThis.fetch>[1]>;
 
-interface ErrorAnswer {
+interface FatalAnswer {
   status: number;
   statusText: string;
   headers: Headers;
@@ -57,86 +58,56 @@ interface ErrorAnswer {
 }
 
 export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
+  validateFetchOptions(options);
   const engine = options.engine ?? new Engine(options);
   const baseFetch = options.fetch ?? globalThis.fetch;
   const throwErrors = options.errors === 'throw';
 
+  const adaptOptions: AdaptOptions = {
+    ...(options.priority ? { priority: options.priority } : {}),
+    ...(options.tenant ? { tenant: options.tenant } : {}),
+    ...(options.countTokens ? { countTokens: options.countTokens } : {}),
+  };
+
   const sluiceFetch = async (input: FetchInput, init?: FetchInit): Promise<Response> => {
     let url: string;
     let requestInit: FetchInit;
-    if (typeof input === 'string') {
-      url = input;
-      requestInit = { ...init };
-    } else if (input instanceof URL) {
-      url = input.href;
+    if (typeof input === 'string' || input instanceof URL) {
+      url = typeof input === 'string' ? input : input.href;
       requestInit = { ...init };
     } else {
-      // A Request object: take its parts so the body can be read once and re-sent on retries.
       url = input.url;
-      requestInit = {
-        method: input.method,
-        headers: input.headers,
-        signal: input.signal,
-        ...(input.body ? { body: await input.arrayBuffer() } : {}),
-        ...init,
-      };
+      requestInit = { ...requestFields(input), ...init };
+      if (input.body !== null && init?.body === undefined) {
+        if (!mayBeLlmCall(requestInit.method, url)) return passThrough(input, requestInit);
+        // Read once, so that the body can be re-sent on retries.
+        requestInit.body = await input.arrayBuffer();
+      }
     }
-    const method = (requestInit.method ?? 'GET').toUpperCase();
     const headers = readRequestHeaders(requestInit.headers);
-    let wishes;
+    let adapted;
     try {
-      wishes = readWishes(headers);
+      adapted = adaptRequest(
+        { method: requestInit.method ?? 'GET', url, headers, body: requestInit.body },
+        adaptOptions,
+      );
     } catch (err) {
       return failure(err);
     }
     if (headers.upstream === undefined) delete requestInit.headers;
     else requestInit.headers = headers.upstream;
-
-    // The cost module matches endpoints by path suffix and ignores the origin and query, so the URL goes as is.
-    const kind = method === 'POST' ? kindOfPath(url) : 'other';
-    const rawBody = requestInit.body;
-    // Bodies the engine cannot re-send (streams) or that are not LLM calls go straight through.
-    if (
-      kind === 'other' ||
-      (rawBody != null &&
-        typeof rawBody !== 'string' &&
-        !(rawBody instanceof ArrayBuffer) &&
-        !ArrayBuffer.isView(rawBody))
-    ) {
-      return baseFetch(url, requestInit);
-    }
-    const text =
-      typeof rawBody === 'string'
-        ? rawBody
-        : rawBody == null
-          ? ''
-          : new TextDecoder().decode(rawBody as ArrayBuffer);
-    const parsed = parseJsonObject(text);
-    const cost = estimateCost(url, parsed, {
-      typicalCompletion: 0,
-      ...(options.countTokens ? { countTokens: options.countTokens } : {}),
-    });
+    // Requests that are not LLM calls, and bodies the engine cannot re-send (streams), go straight through.
+    if (!adapted.llm || !resendable(requestInit.body)) return baseFetch(url, requestInit);
     const signal = requestInit.signal ?? undefined;
-    const request = {
-      lane: {
-        upstream: upstreamOf(url),
-        keyFingerprint: keyFingerprint(credentialOf(headers)),
-        model: cost.model ?? 'unknown',
-      },
-      cost: cost.kind === 'other' ? { ...cost, n: 0 } : cost,
-      priority: wishes.priority ?? options.priority ?? 'default',
-      tenant: wishes.tenant ?? options.tenant ?? 'default',
-      ...(wishes.maxWaitMs === undefined ? {} : { maxWaitMs: wishes.maxWaitMs }),
-      ...(signal ? { signal } : {}),
-    };
+    const request = signal ? { ...adapted.request, signal } : adapted.request;
 
-    let execution: Execution<Response | ErrorAnswer>;
+    let execution: Execution<Response | FatalAnswer>;
     try {
-      execution = await engine.execute(request, async (): Promise<AttemptResult<Response | ErrorAnswer>> => {
+      execution = await engine.execute(request, async (): Promise<AttemptResult<Response | FatalAnswer>> => {
         const res = await baseFetch(url, requestInit);
         if (res.ok) return { status: res.status, headers: res.headers, value: res };
         const body = await res.text();
-        const answer: ErrorAnswer = {
+        const answer: FatalAnswer = {
           status: res.status,
           statusText: res.statusText,
           headers: res.headers,
@@ -145,7 +116,7 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
         return {
           status: res.status,
           headers: res.headers,
-          body: parseJsonObject(body) ?? body,
+          body: parseJsonObject(body, MAX_ERROR_BODY_CHARS) ?? body,
           value: answer,
         };
       });
@@ -193,20 +164,64 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
     return errorResponse(err);
   }
 
+  /** A Request that is not an LLM call: handed on as it is, without its `x-sluice-*` headers. */
+  async function passThrough(request: Request, init: FetchInit): Promise<Response> {
+    const headers = readRequestHeaders(init.headers);
+    try {
+      readWishes(headers);
+    } catch (err) {
+      return failure(err);
+    }
+    return baseFetch(
+      request,
+      headers.upstream === init.headers ? init : { ...init, headers: headers.upstream! },
+    );
+  }
+
   return Object.assign(sluiceFetch, { engine }) as SluiceFetch;
 }
 
+/** Error bodies are small; a longer one is kept as text. */
+const MAX_ERROR_BODY_CHARS = 65_536;
+
 /** A Sluice failure as an OpenAI-shaped error response, with `Retry-After` when a wait is known. */
 export function errorResponse(err: SluiceError): Response {
-  const headers = new Headers({ 'content-type': 'application/json', 'x-sluice-error-code': err.code });
-  if (err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs)) {
-    headers.set('retry-after', String(Math.max(0, Math.ceil(err.retryAfterMs / 1000))));
-    headers.set('retry-after-ms', String(Math.max(0, Math.ceil(err.retryAfterMs))));
+  const answer = errorAnswer(err);
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+}
+
+/**
+ * Every option of a `Request` as `RequestInit` fields, so that a request rebuilt from it (to re-send its
+ * body on retries) behaves as the original would: redirect mode, credentials, cache, keepalive, …
+ */
+function requestFields(request: Request): FetchInit {
+  return {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    redirect: request.redirect,
+    credentials: request.credentials,
+    cache: request.cache,
+    integrity: request.integrity,
+    keepalive: request.keepalive,
+    mode: request.mode,
+    referrer: request.referrer,
+    referrerPolicy: request.referrerPolicy,
+  };
+}
+
+/** Whether a request with this method and URL can be an LLM call at all (its body decides the rest). */
+function mayBeLlmCall(method: string | undefined, url: string): boolean {
+  if ((method ?? 'GET').toUpperCase() !== 'POST') return false;
+  try {
+    return endpointOf(new URL(url).pathname) !== undefined;
+  } catch {
+    return false;
   }
-  if (err.requestId) headers.set('x-request-id', err.requestId);
-  // Upstream 5xx that outlived every retry keep their status so SDKs raise the matching error class.
-  const status = err.code === 'upstream_error' && err.status ? err.status : err.httpStatus;
-  return new Response(JSON.stringify(err.toJSON()), { status, headers });
+}
+
+function resendable(body: FetchInit['body']): boolean {
+  return body == null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body);
 }
 
 function withSluice(upstream: Headers, execution: Execution<unknown>, rebodied = true): Headers {
@@ -216,7 +231,27 @@ function withSluice(upstream: Headers, execution: Execution<unknown>, rebodied =
     headers.delete('content-encoding');
     headers.delete('content-length');
   }
-  headers.set('x-sluice-queued-ms', String(Math.round(execution.queuedMs)));
-  headers.set('x-sluice-attempts', String(execution.attempts));
+  for (const [name, value] of outcomeHeaders(execution)) headers.set(name, value);
   return headers;
+}
+
+/** Checks the options createFetch() adds to the engine's (the engine checks its own). */
+function validateFetchOptions(options: CreateFetchOptions): void {
+  const fail = (message: string) => {
+    throw sluiceError('invalid_option', message);
+  };
+  if (options.priority !== undefined && !(PRIORITIES as readonly unknown[]).includes(options.priority))
+    fail(
+      `Expected \`priority\` to be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(options.priority)}.`,
+    );
+  if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.trim() === ''))
+    fail(`Expected \`tenant\` to be a non-empty string, got ${JSON.stringify(options.tenant)}.`);
+  if (options.errors !== undefined && options.errors !== 'response' && options.errors !== 'throw')
+    fail(`Expected \`errors\` to be 'response' or 'throw', got ${JSON.stringify(options.errors)}.`);
+  for (const name of ['fetch', 'countTokens'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      fail(`Expected \`${name}\` to be a function, got ${typeof options[name]}.`);
+  }
+  if (options.engine !== undefined && !(options.engine instanceof Engine))
+    fail("Expected `engine` to be an Engine (from createEngine() or another fetch function's `.engine`).");
 }

@@ -3,15 +3,19 @@
  * stripped before anything goes upstream.
  */
 import { sluiceError } from '../engine/errors.js';
+import { isMilliseconds } from '../engine/validate.js';
 import { PRIORITIES, type Priority } from '../engine/events.js';
 
 export interface Wishes {
   priority?: Priority;
   tenant?: string;
   maxWaitMs?: number;
-  cache?: boolean;
 }
 
+/**
+ * Every `x-sluice-*` request header Sluice reads, stripped before a request goes upstream.
+ * `x-sluice-cache` is reserved for the response cache: stripped, not read yet.
+ */
 export const WISH_HEADERS = [
   'x-sluice-priority',
   'x-sluice-tenant',
@@ -41,21 +45,13 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
   const wait = headers.get('x-sluice-max-wait-ms');
   if (wait !== null) {
     const ms = Number(wait);
-    if (wait.trim() === '' || !Number.isFinite(ms) || ms < 0) {
+    if (wait.trim() === '' || !isMilliseconds(ms)) {
       throw sluiceError(
         'invalid_option',
         `x-sluice-max-wait-ms must be a number of milliseconds ≥ 0; got "${wait}".`,
       );
     }
     wishes.maxWaitMs = ms;
-  }
-  const cache = headers.get('x-sluice-cache');
-  if (cache !== null) {
-    const value = cache.trim().toLowerCase();
-    if (value !== 'on' && value !== 'off') {
-      throw sluiceError('invalid_option', `x-sluice-cache must be "on" or "off"; got "${cache}".`);
-    }
-    wishes.cache = value === 'on';
   }
   return wishes;
 }
