@@ -9,19 +9,18 @@ export {
   type CreateFetchOptions,
   type SluiceFetch,
 } from './fetch/create-fetch.js';
-export {
-  createEngine,
-  Engine,
-  type AttemptInfo,
-  type AttemptResult,
-  type CostEstimate,
-  type EngineOptions,
-  type EngineRequest,
-  type Execution,
-  type LaneRef,
-  type LaneStats,
-  type LimitsConfig,
-} from './engine/engine.js';
+export { createEngine, Engine } from './engine/engine.js';
+export type {
+  AttemptInfo,
+  AttemptResult,
+  CostEstimate,
+  EngineRequest,
+  Execution,
+  LaneRef,
+} from './engine/request.js';
+export { ENGINE_DEFAULTS, type EngineOptions, type LimitsConfig, type Settlement } from './engine/options.js';
+export type { LaneMode, LaneStats } from './engine/lane.js';
+export { laneId, parseLaneId } from './engine/lane-id.js';
 export {
   SluiceError,
   QuotaExhaustedError,
@@ -41,7 +40,7 @@ export { ManualClock, systemClock, type Clock } from './engine/clock.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
 export type { Store, Reservation, LaneSnapshot } from './engine/store.js';
 export type { BucketSpec, CostVector } from './engine/limits.js';
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { MemoryStore, type MemoryStoreOptions } from './engine/memory-store.js';
 export { estimateCost, type RequestCost, type Usage } from './engine/cost.js';
 export { parseServerView } from './engine/headers.js';
 export { classify, classifyStreamEvent } from './engine/classify.js';

@@ -17,7 +17,7 @@ import { RateLimiter } from 'limiter';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { systemClock } from '../../src/engine/clock.js';
 import { bucket, MINUTE_MS, type CostVector } from '../../src/engine/limits.js';
-import { MemoryStore } from '../../src/stores/memory.js';
+import { MemoryStore } from '../../src/engine/memory-store.js';
 import { between, prng } from './prng.js';
 import { fmt, median, pct } from './stats.js';
 import { table } from './table.js';

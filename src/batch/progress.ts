@@ -5,6 +5,7 @@
  * at all (`--quiet`).
  */
 import type { SluiceEvent } from '../engine/events.js';
+import { parseLaneId } from '../engine/lane-id.js';
 
 /** How one input line ended, for the counters. */
 export type LineOutcome = 'succeeded' | 'failed' | 'bad' | 'skipped' | 'not_attempted';
@@ -134,7 +135,7 @@ export class ProgressTracker {
         if (!lane) {
           lane = {
             lane: event.lane,
-            model: event.lane.slice(event.lane.lastIndexOf('|') + 1),
+            model: parseLaneId(event.lane)?.model ?? event.lane,
             requests: 0,
             tokens: 0,
             lastAt: event.at,

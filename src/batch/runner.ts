@@ -12,10 +12,13 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import { estimateCost, usageFromBody, type RequestCost } from '../engine/cost.js';
-import { Engine, type AttemptResult, type EngineOptions, type EngineRequest } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
+import type { AttemptResult, EngineRequest } from '../engine/request.js';
 import { SluiceError } from '../engine/errors.js';
 import { keyFingerprint, upstreamOf } from '../protocol/lane.js';
 import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
+import { parseJson } from '../formats/json.js';
 import type { BatchErrorCode } from './codes.js';
 import { httpTransport, type Transport } from './http.js';
 import { countLines, joinUrl, LineChecker, readLines, type BadLine, type BatchRequest } from './input.js';
@@ -609,14 +612,6 @@ export class BatchRun {
     } finally {
       item.sending = false;
     }
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
 

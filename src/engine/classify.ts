@@ -8,6 +8,7 @@
  * providers, while codes are documented contracts.
  */
 
+import { isRecord, parseJson } from '../formats/json.js';
 import { readProviderError, retryAfterFromError, type ProviderError } from './headers.js';
 import type { Classification, Outcome, QuotedUsage, ServerView } from './types.js';
 
@@ -100,14 +101,8 @@ export function classifyStreamEvent(data: string): Classification | undefined {
   if (data.indexOf('"error"') === -1) return undefined;
   let payload = data;
   if (payload.startsWith('data:')) payload = payload.slice(5);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload) as unknown;
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const record = parsed as Record<string, unknown>;
+  const record = parseJson(payload);
+  if (!isRecord(record)) return undefined;
   // A Responses API object carries `"error": null` on every lifecycle event: that is not an error.
   const isErrorEvent =
     record['type'] === 'error' ||

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { estimateCost, kindOfPath, tokensOf, usageFromBody, usageFromStreamEvent } from './cost.js';
+import { ManualClock } from './clock.js';
+import { estimateCost, kindOfPath, usageFromBody, usageFromStreamEvent } from './cost.js';
+import { Engine } from './engine.js';
+import type { BucketSpec, CostVector } from './limits.js';
+import { MemoryStore } from './memory-store.js';
 
 const OPTIONS = { typicalCompletion: 100 };
 
@@ -373,17 +377,38 @@ describe('estimateCost: properties', () => {
     ),
   );
 
-  it('never throws; costs are non-negative integers and follow the documented sum', () => {
+  it('never throws; costs are non-negative integers', () => {
     fc.assert(
       fc.property(paths, body, fc.integer({ min: 0, max: 1000 }), (path, b, typicalCompletion) => {
         const cost = estimateCost(path, b, { typicalCompletion });
         expect(Number.isInteger(cost.promptTokens) && cost.promptTokens >= 0).toBe(true);
         expect(Number.isInteger(cost.completionTokens) && cost.completionTokens >= 0).toBe(true);
         expect(Number.isInteger(cost.n) && cost.n >= 1).toBe(true);
-        expect(tokensOf(cost)).toBe(cost.promptTokens + cost.completionTokens);
         if (cost.kind === 'embeddings' || cost.kind === 'other') expect(cost.completionTokens).toBe(0);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('the engine reserves the documented sum: prompt + completion with a max, prompt + n × its typical completion without', async () => {
+    class SpyStore extends MemoryStore {
+      readonly reserved: CostVector[] = [];
+      override reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number) {
+        this.reserved.push({ ...cost });
+        return super.reserve(lane, buckets, cost, now);
+      }
+    }
+    await fc.assert(
+      fc.asyncProperty(paths, body, fc.integer({ min: 1, max: 1000 }), async (path, b, typical) => {
+        const cost = estimateCost(path, b, { typicalCompletion: 0 });
+        const store = new SpyStore();
+        const engine = new Engine({ store, clock: new ManualClock(), typicalCompletionTokens: typical });
+        const lane = { upstream: 'u', keyFingerprint: 'k', model: cost.model ?? 'unknown' };
+        await engine.execute({ lane, cost }, async () => ({ status: 200, headers: {}, value: null }));
+        const tokens = cost.promptTokens + (cost.maxGiven ? cost.completionTokens : cost.n * typical);
+        expect(store.reserved).toEqual([{ requests: 1, tokens }]);
+      }),
+      { numRuns: 300 },
     );
   });
 

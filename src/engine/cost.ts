@@ -11,7 +11,7 @@
  * Called once per request on the hot path: plain loops over the parsed body, no re-serialisation.
  */
 
-import { isRecord } from './headers.js';
+import { isRecord, jsonObjectOf, parseJson } from '../formats/json.js';
 
 export type RequestKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'other';
 
@@ -52,11 +52,6 @@ export interface Usage {
   totalTokens?: number;
 }
 
-/** Total tokens a cost reserves. */
-export function tokensOf(cost: RequestCost): number {
-  return cost.promptTokens + cost.completionTokens;
-}
-
 /**
  * The admission cost of a request.
  *
@@ -75,7 +70,7 @@ export function tokensOf(cost: RequestCost): number {
  */
 export function estimateCost(path: string, body: unknown, options: CostOptions): RequestCost {
   const kind = kindOfPath(path);
-  const request = toRecord(body);
+  const request = jsonObjectOf(body);
   if (kind === 'other' || request === undefined) {
     const cost: RequestCost = {
       kind: 'other',
@@ -185,21 +180,6 @@ function modelOf(request: Record<string, unknown> | undefined, path: string): st
   return typeof model === 'string' && model !== '' ? model : undefined;
 }
 
-/** A body as a JSON object, or `undefined` (not JSON, or JSON that is not an object). Never throws. */
-function toRecord(body: unknown): Record<string, unknown> | undefined {
-  if (isRecord(body) && !(body instanceof Uint8Array) && !(body instanceof ArrayBuffer)) return body;
-  let text: string;
-  if (typeof body === 'string') text = body;
-  else if (body instanceof Uint8Array || body instanceof ArrayBuffer) text = new TextDecoder().decode(body);
-  else return undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isRecord(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A token count: a non-negative integer, else `undefined` (so a max-tokens chain tries the next field). */
 function tokenCount(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
@@ -297,7 +277,7 @@ function addResponsesInput(tally: Tally, request: Record<string, unknown>): void
  * limit, while `cache_read_input_tokens` mostly do not (RATE_LIMITS.md) and are left out.
  */
 export function usageFromBody(body: unknown): Usage | undefined {
-  const response = toRecord(body);
+  const response = jsonObjectOf(body);
   return response ? readUsage(response['usage']) : undefined;
 }
 
@@ -314,12 +294,7 @@ export function usageFromBody(body: unknown): Usage | undefined {
 export function usageFromStreamEvent(data: string): Usage | undefined {
   if (data.indexOf('_tokens"') === -1) return undefined;
   const payload = data.startsWith('data:') ? data.slice(5) : data;
-  let event: unknown;
-  try {
-    event = JSON.parse(payload) as unknown;
-  } catch {
-    return undefined;
-  }
+  const event = parseJson(payload);
   if (!isRecord(event)) return undefined;
   const direct = readUsage(event['usage']);
   if (direct) return direct;

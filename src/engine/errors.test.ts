@@ -32,9 +32,12 @@ describe('error catalogue', () => {
     expect(err).toBeInstanceOf(QuotaExhaustedError);
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.name).toBe('QuotaExhaustedError');
-    expect(sluiceError('aborted', 'x').constructor).toBe(SluiceError);
     for (const code of Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]) {
-      expect(sluiceError(code, 'm').code).toBe(code);
+      const built = sluiceError(code, 'm');
+      expect(built.code).toBe(code);
+      expect(built).toBeInstanceOf(SluiceError);
+      // Every code has a subclass of its own.
+      expect(built.constructor).not.toBe(SluiceError);
     }
   });
 });

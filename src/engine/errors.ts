@@ -17,8 +17,6 @@ export const ERROR_CODES = {
   queue_full: 429,
   /** The upstream kept failing (5xx, 408, 409, connection errors) after every allowed retry. */
   upstream_error: 502,
-  /** The caller aborted the request (its AbortSignal fired). */
-  aborted: 499,
   /** An option or a per-request header has a value Sluice cannot use. */
   invalid_option: 400,
 } as const;
@@ -98,8 +96,10 @@ export class UpstreamError extends SluiceError {}
 /** A bad option or `x-sluice-*` header (`invalid_option`). */
 export class InvalidOptionError extends SluiceError {}
 
-const CLASSES: Partial<
-  Record<ErrorCode, new (code: ErrorCode, message: string, details?: SluiceErrorDetails) => SluiceError>
+/** The subclass of every code (a new code must name one). */
+const CLASSES: Record<
+  ErrorCode,
+  new (code: ErrorCode, message: string, details?: SluiceErrorDetails) => SluiceError
 > = {
   quota_exhausted: QuotaExhaustedError,
   rate_limited: RateLimitedError,
@@ -111,11 +111,11 @@ const CLASSES: Partial<
 };
 
 /**
- * The one factory for Sluice errors: the subclass that matches `code` (so `instanceof` works as well as
- * `err.code`), or `SluiceError` itself.
+ * The one factory for Sluice errors: the subclass that matches `code`, so `instanceof` works as well as
+ * `err.code`.
  */
 export function sluiceError(code: ErrorCode, message: string, details?: SluiceErrorDetails): SluiceError {
-  return new (CLASSES[code] ?? SluiceError)(code, message, details);
+  return new CLASSES[code](code, message, details);
 }
 
 export function isSluiceError(value: unknown): value is SluiceError {

@@ -1,6 +1,7 @@
 /**
- * Everything the engine does is announced as a typed event. Metrics, logs and the dashboard are built
- * from these and nothing else. Listeners run synchronously; a throwing listener is isolated.
+ * Everything the engine does is announced as a typed event; whatever reports on the engine (progress,
+ * metrics, logs) is built from these and nothing else. Listeners run synchronously; a throwing listener
+ * is isolated.
  */
 import type { Outcome } from './types.js';
 import type { ErrorCode } from './errors.js';

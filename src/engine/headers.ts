@@ -8,6 +8,7 @@
  * library must not fail a request over them.
  */
 
+import { isRecord, parseJsonObject } from '../formats/json.js';
 import { parseGoDuration } from '../formats/duration.js';
 import type { BucketView, Dimension, ServerView } from './types.js';
 
@@ -191,7 +192,7 @@ export function retryAfterFromError(error: ProviderError | undefined): number | 
  */
 export function readProviderError(body: unknown): ProviderError | undefined {
   let value = body;
-  if (typeof value === 'string') value = parseJsonObject(value);
+  if (typeof value === 'string') value = parseJsonObject(value, MAX_ERROR_BODY_CHARS);
   if (Array.isArray(value)) value = value[0]; // Gemini's OpenAI-compatible endpoint: [{"error":{…}}]
   if (!isRecord(value)) return undefined;
 
@@ -223,30 +224,6 @@ function fromErrorObject(source: Record<string, unknown>, withType: boolean): Pr
   if (typeof status === 'string' && status !== '') error.status = status;
   if (Array.isArray(details)) error.details = details;
   return error;
-}
-
-/** Parses a JSON object or array from a string; `undefined` for anything else. Never throws. */
-export function parseJsonObject(text: string): unknown {
-  if (text.length > MAX_ERROR_BODY_CHARS) return undefined;
-  const start = firstNonSpace(text);
-  if (start !== '{' && start !== '[') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function firstNonSpace(text: string): string | undefined {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0xfeff) return text[i];
-  }
-  return undefined;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

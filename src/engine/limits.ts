@@ -7,7 +7,7 @@
  * level(t) + c ≤ C; otherwise it fits after (level(t) + c − C) × W / L ms — the very formula behind
  * OpenAI's "Please try again in 1.146s". A cost above C never fits.
  *
- * Pure functions over plain objects: the memory store and the Redis Lua script implement the same math.
+ * Pure functions over plain objects; every store implements this same math.
  */
 import type { Dimension } from './types.js';
 
@@ -88,12 +88,12 @@ export function charge(
   return { level: Math.max(0, levelAt(spec, state, now) + cost), at: now };
 }
 
-/** Units free right now (never negative). */
-export function remaining(spec: BucketSpec, state: BucketState | undefined, now: number): number {
-  return Math.max(0, spec.capacity - levelAt(spec, state, now));
-}
+/** Every dimension a cost vector can name. */
+export const DIMENSIONS: readonly Dimension[] = ['requests', 'tokens', 'inputTokens', 'outputTokens'];
 
-/** Milliseconds until the bucket is completely refilled (what OpenAI's reset header reports). */
-export function resetMs(spec: BucketSpec, state: BucketState | undefined, now: number): number {
-  return (levelAt(spec, state, now) * spec.windowMs) / spec.limit;
+/** The refund of a cost: every dimension negated. */
+export function negate(cost: CostVector): CostVector {
+  const out: CostVector = {};
+  for (const d of DIMENSIONS) if (cost[d]) out[d] = -cost[d]!;
+  return out;
 }

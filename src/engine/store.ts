@@ -1,7 +1,7 @@
 /**
  * The Store holds the limiter state of lanes: bucket levels and cooldowns. The engine decides *what* to
- * ask; a store answers atomically. The memory store (default) and the Redis store (shared by processes)
- * implement this one interface and pass one contract test suite.
+ * ask; a store answers atomically. Every implementation (the default is `MemoryStore`) passes the one
+ * contract suite in `store-contract.ts`.
  *
  * Methods may answer synchronously (memory) or with a promise (network stores); callers handle both.
  */

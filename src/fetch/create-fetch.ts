@@ -9,9 +9,11 @@
  * (status 429 and `error.code` = the Sluice code, e.g. `quota_exhausted`), so SDKs raise their usual
  * errors with `err.code` set. With `errors: 'throw'` they are thrown as `SluiceError` instead.
  */
-import { Engine, type AttemptResult, type EngineOptions, type Execution } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
 import { isSluiceError, sluiceError, type SluiceError } from '../engine/errors.js';
 import { PRIORITIES, type Priority } from '../engine/events.js';
+import type { EngineOptions } from '../engine/options.js';
+import type { AttemptResult, Execution } from '../engine/request.js';
 import { parseJsonObject } from '../formats/json.js';
 import { adaptRequest, type AdaptOptions } from '../protocol/adapt.js';
 import { endpointOf } from '../protocol/endpoint.js';

@@ -4,7 +4,7 @@
  * goes through here, so one request costs the same and lands on the same lane whichever shell sends it.
  */
 import { estimateCost } from '../engine/cost.js';
-import type { EngineRequest } from '../engine/engine.js';
+import type { EngineRequest } from '../engine/request.js';
 import type { Priority } from '../engine/events.js';
 import { jsonObjectOf } from '../formats/json.js';
 import { endpointOf, type LlmKind } from './endpoint.js';

@@ -3,6 +3,7 @@
  * stripped before anything goes upstream.
  */
 import { sluiceError } from '../engine/errors.js';
+import { isMilliseconds } from '../engine/validate.js';
 import { PRIORITIES, type Priority } from '../engine/events.js';
 
 export interface Wishes {
@@ -44,7 +45,7 @@ export function readWishes(headers: { get(name: string): string | null }): Wishe
   const wait = headers.get('x-sluice-max-wait-ms');
   if (wait !== null) {
     const ms = Number(wait);
-    if (wait.trim() === '' || !Number.isFinite(ms) || ms < 0) {
+    if (wait.trim() === '' || !isMilliseconds(ms)) {
       throw sluiceError(
         'invalid_option',
         `x-sluice-max-wait-ms must be a number of milliseconds ≥ 0; got "${wait}".`,

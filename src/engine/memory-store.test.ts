@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bucket, MINUTE_MS } from '../engine/limits.js';
-import { storeContract } from './contract.js';
-import { MemoryStore } from './memory.js';
+import { bucket, MINUTE_MS } from './limits.js';
+import { storeContract } from './store-contract.js';
+import { MemoryStore } from './memory-store.js';
 
 storeContract('memory', () => new MemoryStore());
 

@@ -1,15 +1,8 @@
 /**
  * The default store: limiter state in this process's memory. Zero set-up; limits are per process.
  */
-import {
-  charge,
-  levelAt,
-  waitFor,
-  type BucketSpec,
-  type BucketState,
-  type CostVector,
-} from '../engine/limits.js';
-import type { LaneSnapshot, Reservation, Store } from '../engine/store.js';
+import { charge, levelAt, waitFor, type BucketSpec, type BucketState, type CostVector } from './limits.js';
+import type { LaneSnapshot, Reservation, Store } from './store.js';
 
 interface LaneState {
   buckets: Map<string, BucketState>;

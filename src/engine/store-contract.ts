@@ -1,10 +1,11 @@
 /**
- * The contract every Store must keep, as a reusable test suite: the memory store runs it now, and any
- * other store (Redis) runs the very same cases. Time is passed in, so the cases are exact.
+ * The contract every Store must keep, as a reusable test suite: each store's test file calls
+ * `storeContract(name, make)` and runs the very same cases. Time is passed in, so the cases are exact.
+ * Not a test file itself (it has no cases of its own) and not part of the build (it imports vitest).
  */
 import { describe, expect, it } from 'vitest';
-import { bucket, MINUTE_MS, type BucketSpec } from '../engine/limits.js';
-import type { Store } from '../engine/store.js';
+import { bucket, MINUTE_MS, type BucketSpec } from './limits.js';
+import type { Store } from './store.js';
 
 export function storeContract(name: string, make: () => Promise<Store> | Store): void {
   const buckets: BucketSpec[] = [bucket('requests', 60, MINUTE_MS, 2000), bucket('tokens', 6000, MINUTE_MS)];

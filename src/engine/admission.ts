@@ -1,0 +1,277 @@
+/**
+ * When a request may go. The fast path admits at once when nothing waits, the gate is open and the
+ * store finds room; otherwise the request joins its lane's queue, and one pump per lane admits the
+ * queue in order as fast as the buckets allow. Requests that can never fit, would miss their deadline
+ * or find the queue full fail at once.
+ */
+import type { Breaker } from './breaker.js';
+import type { EngineContext } from './context.js';
+import { sluiceError, SluiceError } from './errors.js';
+import type { Lane } from './lane.js';
+import { MINUTE_MS, negate, DIMENSIONS, type CostVector } from './limits.js';
+import type { Queued } from './queue.js';
+import type { Run } from './run.js';
+
+/** A run's place in its lane's queue while it waits for one admission. */
+export interface Ticket extends Queued {
+  run: Run<unknown>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  cleanup: () => void;
+}
+
+export class Admission {
+  readonly #ctx: EngineContext;
+  readonly #breaker: Breaker;
+
+  constructor(ctx: EngineContext, breaker: Breaker) {
+    this.#ctx = ctx;
+    this.#breaker = breaker;
+  }
+
+  /**
+   * Waits until the run's next attempt may go, then counts it as sent (`admitted`, `sent` events).
+   * Rejects with `quota_exhausted` (tripped lane), `request_too_large`, `queue_full`,
+   * `deadline_exceeded` or the signal's abort reason.
+   */
+  async admit(run: Run<unknown>): Promise<void> {
+    const { lane } = run;
+    const ctx = this.#ctx;
+    this.#breaker.check(lane);
+    const enqueuedAt = ctx.clock.now();
+    try {
+      const signal = run.signal;
+      if (signal?.aborted) throw signal.reason;
+      // Fast path: nothing waits and the gate is open, so the request needs no queue if it fits now.
+      let admitted = false;
+      if (lane.queue.size === 0 && lane.gateOpen()) {
+        const pending = ctx.store.reserve(lane.id, lane.buckets, run.cost, ctx.clock.now());
+        const reservation = pending instanceof Promise ? await pending : pending;
+        if (reservation.ok && lane.queue.size === 0 && lane.gateOpen()) {
+          lane.awaiting++;
+          lane.inFlight++;
+          admitted = true;
+        } else if (reservation.ok) {
+          await ctx.store.adjust(lane.id, lane.buckets, negate(run.cost), ctx.clock.now());
+        } else if (reservation.waitMs === Infinity) {
+          throw tooLarge(lane, run.cost, reservation.blockedBy);
+        }
+      }
+      if (!admitted) {
+        if (!run.front && lane.queue.size >= ctx.maxQueue)
+          throw queueFull(run, await this.#estimateWait(run));
+        const now = ctx.clock.now();
+        if (Number.isFinite(run.deadline)) {
+          const wait = await this.#estimateWait(run);
+          if (now + wait > run.deadline) throw beyondDeadline(run, wait, now);
+        }
+        await this.#wait(run, now);
+      }
+    } catch (err) {
+      if (err instanceof SluiceError) run.fail(err.code);
+      throw err;
+    }
+    const admittedAt = ctx.clock.now();
+    run.queuedMs += admittedAt - enqueuedAt;
+    ctx.emit({
+      type: 'admitted',
+      at: admittedAt,
+      lane: lane.id,
+      id: run.id,
+      waitedMs: admittedAt - enqueuedAt,
+      tokens: run.estimatedTokens,
+    });
+    run.admitted(admittedAt);
+    ctx.emit({ type: 'sent', at: admittedAt, lane: lane.id, id: run.id, attempt: run.attempts });
+  }
+
+  /** Puts the run in its lane's queue (at `now`) and resolves when the pump admits it. */
+  #wait(run: Run<unknown>, now: number): Promise<void> {
+    const { lane } = run;
+    const ctx = this.#ctx;
+    const signal = run.signal;
+    return new Promise<void>((resolve, reject) => {
+      const timer = Number.isFinite(run.deadline) ? new AbortController() : undefined;
+      const onAbort = () => {
+        if (ticket.cancelled) return;
+        lane.queue.cancel(ticket);
+        ticket.cleanup();
+        reject(signal!.reason);
+        lane.wake?.();
+      };
+      const ticket: Ticket = {
+        run,
+        priority: run.priority,
+        tenant: run.tenant,
+        weight: run.weight,
+        share: run.share,
+        cancelled: false,
+        resolve,
+        reject,
+        cleanup: () => {
+          signal?.removeEventListener('abort', onAbort);
+          timer?.abort();
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timer) {
+        ctx.clock.sleep(run.deadline - now, timer.signal).then(
+          () => {
+            if (ticket.cancelled) return;
+            lane.queue.cancel(ticket);
+            ticket.cleanup();
+            reject(
+              sluiceError(
+                'deadline_exceeded',
+                `The request waited its whole deadline without being admitted. Raise the max wait or retry later.`,
+                { lane: lane.id },
+              ),
+            );
+            lane.wake?.();
+          },
+          () => {},
+        );
+      }
+      lane.queue.add(ticket, run.front);
+      ctx.emit({
+        type: 'queued',
+        at: now,
+        lane: lane.id,
+        id: run.id,
+        priority: run.priority,
+        tenant: run.tenant,
+        tokens: run.cost.tokens ?? 0,
+        queueLength: lane.queue.size,
+      });
+      this.#pump(lane);
+    });
+  }
+
+  /** A cheap estimate of how long a new entry of this priority would wait (for deadlines and Retry-After). */
+  async #estimateWait(run: Run<unknown>): Promise<number> {
+    const { lane } = run;
+    if (lane.buckets.length === 0) return 0;
+    const now = this.#ctx.clock.now();
+    const snapshot = await this.#ctx.store.snapshot(lane.id, lane.buckets, now);
+    const ahead: CostVector = { ...run.cost };
+    for (const t of lane.queue.ahead(run.priority)) {
+      const cost = t.run.cost;
+      for (const d of DIMENSIONS) if (cost[d]) ahead[d] = (ahead[d] ?? 0) + cost[d]!;
+    }
+    let wait = Math.max(0, snapshot.cooldownUntil - now);
+    for (const spec of lane.buckets) {
+      const over = (snapshot.levels[spec.id] ?? 0) + (ahead[spec.dimension] ?? 0) - spec.capacity;
+      if (over > 0) wait = Math.max(wait, (over * spec.windowMs) / spec.limit);
+    }
+    return wait;
+  }
+
+  /** Admits the lane's waiting requests in order, as fast as its buckets allow. One pump per lane. */
+  #pump(lane: Lane): void {
+    if (lane.pumping) {
+      lane.wake?.();
+      return;
+    }
+    lane.pumping = true;
+    void this.#pumpLoop(lane).finally(() => {
+      lane.pumping = false;
+      if (lane.queue.size > 0) this.#pump(lane);
+    });
+  }
+
+  async #pumpLoop(lane: Lane): Promise<void> {
+    const store = this.#ctx.store;
+    while (lane.queue.size > 0) {
+      if (!lane.gateOpen()) {
+        await this.#waitForWake(lane, Infinity);
+        continue;
+      }
+      const head = lane.queue.peek();
+      if (!head) return;
+      const cost = head.run.cost;
+      const now = this.#ctx.clock.now();
+      let reservation;
+      try {
+        reservation = await store.reserve(lane.id, lane.buckets, cost, now);
+      } catch (err) {
+        settle(lane, head, err);
+        continue;
+      }
+      if (head.cancelled) {
+        if (reservation.ok) await store.adjust(lane.id, lane.buckets, negate(cost), now);
+        continue;
+      }
+      if (reservation.ok) {
+        lane.awaiting++;
+        lane.inFlight++;
+        settle(lane, head);
+      } else if (reservation.waitMs === Infinity) {
+        settle(lane, head, tooLarge(lane, cost, reservation.blockedBy));
+      } else if (now + reservation.waitMs > head.run.deadline) {
+        settle(lane, head, pastDeadline(lane, reservation.waitMs));
+      } else {
+        await this.#waitForWake(lane, reservation.waitMs);
+      }
+    }
+  }
+
+  /** Sleeps until `ms` has passed or something changed on the lane (new entry, a slot freed). */
+  #waitForWake(lane: Lane, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = new AbortController();
+      const done = () => {
+        if (lane.wake === done) lane.wake = undefined;
+        timer.abort();
+        resolve();
+      };
+      lane.wake = done;
+      if (Number.isFinite(ms)) this.#ctx.clock.sleep(ms, timer.signal).then(done, () => {});
+    });
+  }
+}
+
+/**
+ * Takes a ticket out of the queue (the head may have changed while the store answered) and admits it,
+ * or rejects it with `error`.
+ */
+function settle(lane: Lane, ticket: Ticket, error?: unknown): void {
+  if (lane.queue.peek() === ticket) lane.queue.shift();
+  else lane.queue.cancel(ticket);
+  ticket.cleanup();
+  if (error === undefined) ticket.resolve();
+  else ticket.reject(error);
+}
+
+function tooLarge(lane: Lane, cost: CostVector, blockedBy: string | undefined): SluiceError {
+  const spec = lane.buckets.find((b) => b.id === blockedBy);
+  const dimension = spec?.dimension ?? 'tokens';
+  return sluiceError(
+    'request_too_large',
+    `The request needs ${cost[dimension]} ${dimension} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
+    { lane: lane.id },
+  );
+}
+
+function queueFull(run: Run<unknown>, wait: number): SluiceError {
+  return sluiceError(
+    'queue_full',
+    `The lane's queue is full (${run.ctx.maxQueue} waiting). Retry after ${Math.ceil(wait / 1000)}s or raise maxQueue.`,
+    { lane: run.lane.id, retryAfterMs: wait },
+  );
+}
+
+function beyondDeadline(run: Run<unknown>, wait: number, now: number): SluiceError {
+  return sluiceError(
+    'deadline_exceeded',
+    `The request would wait about ${Math.ceil(wait)} ms for admission, beyond its deadline (${Math.max(0, Math.round(run.deadline - now))} ms left). Raise the max wait, lower the priority of other work, or retry later.`,
+    { lane: run.lane.id, retryAfterMs: wait },
+  );
+}
+
+function pastDeadline(lane: Lane, wait: number): SluiceError {
+  return sluiceError(
+    'deadline_exceeded',
+    `The request would wait ${Math.ceil(wait)} ms for admission, beyond its deadline. Raise the max wait or retry later.`,
+    { lane: lane.id, retryAfterMs: wait },
+  );
+}

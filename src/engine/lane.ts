@@ -1,0 +1,223 @@
+/**
+ * A lane's state in this process: its limits (configured, learned, tightened, paced), its queue, what
+ * is in flight, and its mode — one value saying whether requests flow freely, one at a time, or not at
+ * all. Bucket levels and cooldowns live in the store, not here.
+ */
+import type { Ticket } from './admission.js';
+import type { SluiceError } from './errors.js';
+import { bucket, DAY_MS, MINUTE_MS, type BucketSpec } from './limits.js';
+import type { LimitsConfig } from './options.js';
+import { AdmissionQueue } from './queue.js';
+import type { LaneRef } from './request.js';
+import type { LaneSnapshot } from './store.js';
+import type { Dimension } from './types.js';
+
+/**
+ * What a lane is doing, as `engine.stats()` reports it.
+ * - `open`: requests go as fast as the buckets allow.
+ * - `cooling`: paused until `until` (epoch ms) because the server answered 429 (the store's cooldown).
+ * - `probing`: one request at a time until the server has answered one: at the `start` (limits unknown),
+ *   after a 429 (`rate_limited`), or while one request checks whether an exhausted quota is back
+ *   (`quota_probe`; everything else fails fast meanwhile).
+ * - `tripped`: the quota is exhausted; every request fails fast until one probe at `probeAt` succeeds or an
+ *   operator resets the lane. `reason` is the error message.
+ */
+export type LaneMode =
+  | { kind: 'open' }
+  | { kind: 'cooling'; until: number }
+  | { kind: 'probing'; reason: 'start' | 'rate_limited' | 'quota_probe' }
+  | { kind: 'tripped'; reason: string; probeAt: number };
+
+/** The breaker's hold on a lane: the error every request fails with, and when the next probe may go. */
+interface Hold {
+  error: SluiceError;
+  probeAt: number;
+}
+
+/**
+ * The mode a lane keeps itself. Cooling is the store's to know (a shared store may be cooling a lane
+ * another process paused), so it is read from there for stats and never kept here.
+ */
+export type OwnMode =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'probing'; readonly reason: 'start' | 'rate_limited' }
+  | ({ kind: 'probing'; reason: 'quota_probe' } & Hold)
+  | ({ kind: 'tripped'; reason: string } & Hold);
+
+export const OPEN: OwnMode = Object.freeze({ kind: 'open' });
+const PROBING_START: OwnMode = Object.freeze({ kind: 'probing', reason: 'start' });
+const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: 'rate_limited' });
+
+/** Lane-level facts for metrics. */
+export interface LaneStats {
+  lane: string;
+  model: string;
+  upstream: string;
+  queued: number;
+  inFlight: number;
+  mode: LaneMode;
+  /** `mode` is `tripped`, or probing a tripped lane's quota. */
+  tripped: boolean;
+  /** Epoch ms until which the store pauses the lane; 0 when it does not. */
+  cooldownUntil: number;
+  buckets: {
+    id: string;
+    dimension: Dimension;
+    limit: number;
+    windowMs: number;
+    capacity: number;
+    level: number;
+  }[];
+}
+
+export class Lane {
+  readonly queue = new AdmissionQueue<Ticket>();
+  /** Specs learned from the server, by bucket id. */
+  readonly learned = new Map<string, BucketSpec>();
+  /** Capacities the server has shown to be lower than its stated limit (bursts enforced early). */
+  readonly tightened = new Map<string, number>();
+  buckets: readonly BucketSpec[] = [];
+  /** Requests sent and not yet answered (headers). */
+  awaiting = 0;
+  /** Requests holding a concurrency slot. */
+  inFlight = 0;
+  mode: OwnMode;
+  consecutive429 = 0;
+  /** Multiplier < 1 after `slow_down` answers and persistent 429s, recovering on successes. */
+  pace = 1;
+  typicalCompletion: number;
+  pumping = false;
+  wake: (() => void) | undefined;
+  lastUsed = 0;
+
+  constructor(
+    readonly id: string,
+    readonly ref: LaneRef,
+    readonly config: LimitsConfig | undefined,
+    readonly learn: boolean,
+    typicalCompletion: number,
+    readonly safetyMarginMs: number,
+  ) {
+    this.typicalCompletion = typicalCompletion;
+    this.mode = this.#initialMode();
+    this.rebuild();
+  }
+
+  /**
+   * Until the server has answered once, one request at a time: even with configured limits the server's
+   * real burst may be shorter, and the first answer's headers tell.
+   */
+  #initialMode(): OwnMode {
+    return this.learn ? PROBING_START : OPEN;
+  }
+
+  /** Recomputes the effective buckets: configured ∩ learned ∩ tightened, scaled by the pace. */
+  rebuild(): void {
+    const specs = new Map<string, BucketSpec>();
+    const c = this.config;
+    const burst = c?.burstMs ?? MINUTE_MS;
+    const add = (spec: BucketSpec) => {
+      const prior = specs.get(spec.id);
+      specs.set(
+        spec.id,
+        prior
+          ? {
+              ...prior,
+              limit: Math.min(prior.limit, spec.limit),
+              capacity: Math.min(prior.capacity, spec.capacity),
+            }
+          : spec,
+      );
+    };
+    if (c?.rpm) add(bucket('requests', c.rpm, MINUTE_MS, burst));
+    if (c?.tpm) add(bucket('tokens', c.tpm, MINUTE_MS, burst));
+    if (c?.rpd) add(bucket('requests', c.rpd, DAY_MS));
+    if (c?.tpd) add(bucket('tokens', c.tpd, DAY_MS));
+    for (const spec of this.learned.values()) add(spec);
+    const out: BucketSpec[] = [];
+    for (const spec of specs.values()) {
+      const tight = this.tightened.get(spec.id);
+      const capacity = Math.min(spec.capacity, tight ?? Infinity) * this.pace;
+      const limit = spec.limit * this.pace;
+      out.push({
+        ...spec,
+        limit,
+        capacity: Math.max(1, capacity),
+        margin: (limit * this.safetyMarginMs) / spec.windowMs,
+      });
+    }
+    this.buckets = out;
+  }
+
+  /** Whether the concurrency gate lets one more request go now. */
+  gateOpen(): boolean {
+    if (this.mode.kind === 'probing' && this.awaiting > 0) return false;
+    const max = this.config?.maxConcurrency;
+    return !max || this.inFlight < max;
+  }
+
+  /** Whether the quota breaker holds the lane (tripped, or probing whether the quota is back). */
+  get held(): boolean {
+    return (
+      this.mode.kind === 'tripped' || (this.mode.kind === 'probing' && this.mode.reason === 'quota_probe')
+    );
+  }
+
+  /** A success: the lane is open. Returns whether the breaker held it until now. */
+  succeeded(): boolean {
+    const held = this.held;
+    this.mode = OPEN;
+    return held;
+  }
+
+  /**
+   * A fatal answer (400, 401, …): the server has answered, so probing ends; a quota probe proves nothing
+   * about the quota, and the lane stays tripped.
+   */
+  answeredFatal(): void {
+    if (this.mode.kind === 'probing')
+      this.mode = this.mode.reason === 'quota_probe' ? tripped(this.mode) : OPEN;
+  }
+
+  /** A 429: one request at a time until a success. A lane the breaker holds stays tripped. */
+  rateLimited(): void {
+    if (this.mode.kind === 'tripped') return;
+    this.mode =
+      this.mode.kind === 'probing' && this.mode.reason === 'quota_probe'
+        ? tripped(this.mode)
+        : PROBING_RATE_LIMITED;
+  }
+
+  /** An operator reset: a lane the breaker held starts again as a new lane does. */
+  restart(): void {
+    if (this.held) this.mode = this.#initialMode();
+  }
+
+  /** The lane as `engine.stats()` shows it, given the store's view of it. */
+  stats(snapshot: LaneSnapshot, now: number): LaneStats {
+    return {
+      lane: this.id,
+      model: this.ref.model,
+      upstream: this.ref.upstream,
+      queued: this.queue.size,
+      inFlight: this.inFlight,
+      mode: publicMode(this.mode, snapshot.cooldownUntil, now),
+      tripped: this.held,
+      cooldownUntil: snapshot.cooldownUntil,
+      buckets: this.buckets.map((b) => ({ ...b, level: snapshot.levels[b.id] ?? 0 })),
+    };
+  }
+}
+
+function tripped(hold: Hold): OwnMode {
+  return { kind: 'tripped', reason: hold.error.message, error: hold.error, probeAt: hold.probeAt };
+}
+
+/** The mode as reported: the breaker's hold first, then the store's cooldown, then the lane's own mode. */
+function publicMode(mode: OwnMode, cooldownUntil: number, now: number): LaneMode {
+  if (mode.kind === 'tripped') return { kind: 'tripped', reason: mode.reason, probeAt: mode.probeAt };
+  if (mode.kind === 'probing' && mode.reason === 'quota_probe')
+    return { kind: 'probing', reason: mode.reason };
+  if (cooldownUntil > now) return { kind: 'cooling', until: cooldownUntil };
+  return mode.kind === 'open' ? { kind: 'open' } : { kind: 'probing', reason: mode.reason };
+}

@@ -1,0 +1,120 @@
+/**
+ * Learning a lane's limits from the server: the rate-limit headers of every answer give each bucket's
+ * limit, level and burst; the figures quoted in a 429 reveal a burst shorter than the stated limit
+ * (tightening); 429s that persist without figures, and `slow_down` answers, lower the lane's pace, which
+ * successes restore. The local mirror is raised to the server's levels, never lowered.
+ */
+import type { EngineContext } from './context.js';
+import type { Lane } from './lane.js';
+import { bucket, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
+import type { Classification, ServerView } from './types.js';
+
+export class Learner {
+  readonly #ctx: EngineContext;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Learns limits from the server's headers; returns the bucket levels the server reported. */
+  fromHeaders(lane: Lane, view: ServerView, now: number): Record<string, number> {
+    const levels: Record<string, number> = {};
+    if (!lane.learn) return levels;
+    let changed = false;
+    for (const dimension of DIMENSIONS) {
+      const b = view.buckets[dimension];
+      if (!b || b.limit === undefined || !(b.limit > 0)) continue;
+      const limit = b.limit;
+      const reset = b.resetMs ?? 0;
+      let windowMs = MINUTE_MS;
+      let level = (reset * limit) / windowMs;
+      let capacity = b.remaining === undefined ? limit : b.remaining + level;
+      if (capacity > limit * 1.02 + 1) {
+        // Only a per-day bucket explains this reset: the headers describe the binding (daily) bucket.
+        windowMs = DAY_MS;
+        level = (reset * limit) / windowMs;
+        capacity = b.remaining === undefined ? limit : b.remaining + level;
+      }
+      capacity = Math.max(1, Math.min(limit, Math.floor(capacity)));
+      const spec = { ...bucket(dimension, limit, windowMs), capacity };
+      const prior = lane.learned.get(spec.id);
+      if (
+        !prior ||
+        prior.limit !== spec.limit ||
+        Math.abs(prior.capacity - spec.capacity) > Math.max(2, spec.capacity * 0.01)
+      ) {
+        lane.learned.set(spec.id, spec);
+        changed = true;
+      }
+      levels[spec.id] = level;
+    }
+    if (changed) {
+      lane.rebuild();
+      const limits: Record<string, number> = {};
+      for (const s of lane.buckets) limits[s.id] = s.limit;
+      this.#ctx.emit({ type: 'limits_learned', at: now, lane: lane.id, id: 0, limits });
+    }
+    return levels;
+  }
+
+  /** Raises the local levels to the server's (from its headers); never lowers them. */
+  raiseToServer(lane: Lane, levels: Record<string, number>, now: number): void {
+    for (const _ in levels) {
+      void this.#ctx.store.raise(lane.id, lane.buckets, levels, now);
+      return;
+    }
+  }
+
+  /**
+   * Learns from a 429: the quoted "Limit, Used, Requested" and the wait reveal the server's real burst
+   * capacity (`used + requested − wait × rate`), which the lane adopts; without figures, a third 429 in a
+   * row lowers the pace; `slow_down` always does.
+   */
+  async fromRateLimit(lane: Lane, cls: Classification, now: number): Promise<void> {
+    lane.consecutive429++;
+    const wait = cls.waitMs;
+    const q = cls.quoted;
+    if (q && q.used !== undefined) {
+      const windowMs = q.period === 'day' ? DAY_MS : MINUTE_MS;
+      const spec = bucket(q.dimension, q.limit, windowMs);
+      if (wait !== undefined) {
+        // The server refused at level `used`: its capacity is used + requested − wait × rate.
+        const capacity = q.used + q.requested - (wait * q.limit) / windowMs;
+        if (capacity > 0 && capacity < q.limit * 0.999) {
+          lane.tightened.set(
+            spec.id,
+            Math.min(lane.tightened.get(spec.id) ?? Infinity, Math.floor(capacity)),
+          );
+        }
+      }
+      if (lane.learn && !lane.learned.has(spec.id)) lane.learned.set(spec.id, spec);
+      lane.rebuild();
+      await this.#ctx.store.raise(lane.id, lane.buckets, { [spec.id]: q.used }, now);
+    } else if (lane.consecutive429 >= 3) {
+      // 429s persist and the server gives no figures: assume our mirror is too generous.
+      lane.pace = Math.max(0.2, lane.pace * 0.8);
+      lane.rebuild();
+    }
+    if (cls.outcome === 'slow_down') {
+      lane.pace = Math.max(0.2, lane.pace * 0.7);
+      lane.rebuild();
+    }
+  }
+
+  /** A success: 429s no longer persist, and the pace recovers by 2 %. */
+  succeeded(lane: Lane): void {
+    lane.consecutive429 = 0;
+    if (lane.pace < 1) {
+      lane.pace = Math.min(1, lane.pace + 0.02);
+      lane.rebuild();
+    }
+  }
+
+  /** An operator reset: forgets the pace and the tightened capacities (learned limits stay). */
+  forget(lane: Lane): void {
+    lane.consecutive429 = 0;
+    lane.pace = 1;
+    lane.tightened.clear();
+    lane.rebuild();
+  }
+}

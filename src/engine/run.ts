@@ -1,0 +1,109 @@
+/**
+ * One request's way through the engine, as one object: what it costs, its place in line, how many
+ * attempts it made and why, and the last answer. Every room reads and updates the run instead of
+ * passing its parts around.
+ */
+import type { CostVector } from './limits.js';
+import type { ErrorCode } from './errors.js';
+import type { EngineContext } from './context.js';
+import type { Priority } from './events.js';
+import type { Lane } from './lane.js';
+import type { AttemptResult, EngineRequest } from './request.js';
+import type { Classification, ServerView } from './types.js';
+
+export class Run<T> {
+  /** When `execute` was called. */
+  readonly start: number;
+  readonly maxWaitMs: number;
+  /** Admission deadline (epoch ms; `Infinity` without one). */
+  readonly deadline: number;
+  /** Tokens reserved at admission: the prompt and the max completion, or the lane's typical one. */
+  readonly estimatedTokens: number;
+  readonly cost: CostVector;
+  readonly priority: Priority;
+  readonly tenant: string;
+  readonly weight: number;
+  /** Fair-share cost in the queue. */
+  readonly share: number;
+
+  /** Attempts sent so far. */
+  attempts = 0;
+  /** Time spent waiting for admission, all attempts together. */
+  queuedMs = 0;
+  /** 429 answers met. */
+  rateLimited = 0;
+  /** Transient failures and network errors met (the backoff's retry number). */
+  transient = 0;
+  /** When the first attempt went (the retry policy's elapsed time counts from here). */
+  firstSentAt = 0;
+  /** Whether the next admission puts the request at the head of its class (a retry). */
+  front = false;
+  /** Whether the current attempt's concurrency slot has been given back. */
+  #released = true;
+
+  /** When the current attempt was admitted and sent. */
+  sentAt = 0;
+  /** The current attempt's answer, once `Outcomes.read` has read it. */
+  result: AttemptResult<T> | undefined;
+  /** What the answer's headers and body say about the lane. */
+  view: ServerView | undefined;
+  /** What the answer means. */
+  classification: Classification | undefined;
+  /** When the answer arrived. */
+  answeredAt = 0;
+  /** Bucket levels the answer's headers reported, by bucket id. */
+  levels: Record<string, number> = NO_LEVELS;
+
+  constructor(
+    readonly ctx: EngineContext,
+    readonly lane: Lane,
+    readonly request: EngineRequest,
+    readonly id: number,
+  ) {
+    this.start = ctx.clock.now();
+    this.maxWaitMs = request.maxWaitMs ?? ctx.maxWaitMs;
+    const c = request.cost;
+    this.estimatedTokens = c.promptTokens + (c.maxGiven ? c.completionTokens : c.n * lane.typicalCompletion);
+    this.cost = { requests: 1, tokens: this.estimatedTokens };
+    this.priority = request.priority ?? 'default';
+    this.tenant = request.tenant ?? 'default';
+    this.weight = request.weight ?? 1;
+    this.share = Math.max(1, this.estimatedTokens);
+    this.deadline = this.start + this.maxWaitMs;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.request.signal;
+  }
+
+  /** Counts an admitted attempt: it holds a concurrency slot until {@link release}. */
+  admitted(at: number): void {
+    this.attempts++;
+    if (this.attempts === 1) this.firstSentAt = at;
+    this.sentAt = at;
+    this.#released = false;
+  }
+
+  /** Gives back the current attempt's concurrency slot. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.lane.inFlight--;
+    this.lane.wake?.();
+  }
+
+  /** Announces that the request failed (with a Sluice code, or `fatal` for an upstream answer passed through). */
+  fail(code: ErrorCode | 'fatal', status?: number): void {
+    this.ctx.emit({
+      type: 'failed',
+      at: this.ctx.clock.now(),
+      lane: this.lane.id,
+      id: this.id,
+      code,
+      ...(status === undefined ? {} : { status }),
+      attempts: this.attempts,
+    });
+  }
+}
+
+const NO_LEVELS: Record<string, number> = Object.freeze({}) as Record<string, number>;
