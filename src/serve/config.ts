@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { PRIORITIES, type Priority } from '../engine/events.js';
-import type { LimitsConfig } from '../engine/engine.js';
+import type { LimitsConfig } from '../engine/options.js';
 import { parseDuration } from './units.js';
 
 export type Flavor = 'openai' | 'azure' | 'anthropic';

@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { AttemptResult, EngineRequest, Execution } from '../engine/engine.js';
+import type { AttemptResult, EngineRequest, Execution } from '../engine/request.js';
 import { isSluiceError, type SluiceError } from '../engine/errors.js';
 import { parseJsonObject } from '../formats/json.js';
 import { adaptRequest, type Adapted } from '../protocol/adapt.js';

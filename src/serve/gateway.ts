@@ -7,7 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Engine, type EngineOptions, type LaneRef, type LimitsConfig } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions, LimitsConfig } from '../engine/options.js';
+import type { LaneRef } from '../engine/request.js';
 import type { Store } from '../engine/store.js';
 import type { Flavor, GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';

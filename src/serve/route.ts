@@ -46,15 +46,24 @@ export function routeOf(target: string, upstream: URL): Route {
   return { ok: true, url, path };
 }
 
+/** A backslash, or a control character (code points below 0x20, and 0x7f). */
+function hasUnsafeCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x5c) return true;
+  }
+  return false;
+}
+
 function unsafe(path: string): boolean {
-  if (/[\\\u0000-\u001f\u007f]/.test(path)) return true;
+  if (hasUnsafeCharacter(path)) return true;
   let decoded: string;
   try {
     decoded = decodeURIComponent(path);
   } catch {
     return true;
   }
-  if (/[\\\u0000-\u001f\u007f]/.test(decoded)) return true;
+  if (hasUnsafeCharacter(decoded)) return true;
   return decoded.split('/').some((segment) => segment === '..' || segment === '.') || path.includes('//');
 }
 

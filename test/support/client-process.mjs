@@ -1,3 +1,4 @@
+/* global process */
 // One client process of the "many processes, one key" tests and benchmark: sends its share of a
 // workload with the openai SDK to the base URL it is given, all at once, and prints a JSON summary.
 // Usage: node client-process.mjs <baseURL> <requests> <maxRetries> [tag]
