@@ -95,6 +95,10 @@ export interface OwnRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** SIGSTOP: the connection stays open, nothing answers. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
 }
 
 export async function ownRedis(): Promise<OwnRedis> {
@@ -138,7 +142,14 @@ export async function ownRedis(): Promise<OwnRedis> {
     child = undefined;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, kill, start };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill,
+    start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+  };
 }
 
 /** Polls `check` every 20 ms until it is true; fails after `ms` with `what` in the message. */

@@ -12,7 +12,12 @@ export function laneKey(prefix: string, lane: string): string {
   return `${prefix}{${lane.replace(/[%{}]/g, (c) => encodeURIComponent(c))}}:state`;
 }
 
-/** The sorted set of live store instances (their heartbeats): `<prefix>instances`. */
+/** The sorted set of live store instances (their heartbeats): `<prefix>{instances}`. */
 export function instancesKey(prefix: string): string {
-  return `${prefix}instances`;
+  return `${prefix}{instances}`;
+}
+
+/** The epoch, which changes when Redis loses its data: `<prefix>{instances}:epoch` (same slot as the set). */
+export function epochKey(prefix: string): string {
+  return `${prefix}{instances}:epoch`;
 }

@@ -42,4 +42,19 @@ describe('LocalShare', () => {
     share.clear('l');
     expect(share.peek('l', 0)).toBeUndefined();
   });
+
+  it('starts a lane from its share of what Redis last reported, and hands back only what it added', () => {
+    const share = new LocalShare();
+    share.divisor = 2;
+    const specs = [bucket('requests', 10, DAY_MS)];
+    // Redis said 6 of 10 were in use: this instance's share of that is 3 of its 5.
+    share.seed('l', specs, { 'requests/86400000': 6 }, 0);
+    let admitted = 0;
+    while (share.reserve('l', specs, { requests: 1 }, 0).ok) admitted++;
+    expect(admitted).toBe(2);
+    expect(share.peek('l', 0)?.levels['requests/86400000']).toBeCloseTo(2);
+    // A seed is only for a lane without local state.
+    share.seed('l', specs, { 'requests/86400000': 0 }, 0);
+    expect(share.peek('l', 0)?.levels['requests/86400000']).toBeCloseTo(2);
+  });
 });

@@ -14,9 +14,9 @@ function bad(script: string, reply: unknown): Error {
   );
 }
 
-/** reserve.lua's `{code, wait, index}` as a Reservation. */
+/** reserve.lua's `{code, wait, index, level…}` as a Reservation (the levels are read by `levelsOf`). */
 export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): Reservation {
-  if (!Array.isArray(reply) || reply.length !== 3) throw bad('reserve', reply);
+  if (!Array.isArray(reply) || reply.length !== 3 + buckets.length) throw bad('reserve', reply);
   const [code, wait, index] = reply as [unknown, unknown, unknown];
   const bucketId = typeof index === 'number' ? buckets[index - 1]?.id : undefined;
   switch (code) {
@@ -35,13 +35,22 @@ export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): R
   }
 }
 
+/** The bucket levels a reply carries from `offset` on (reserve.lua: 3, snapshot.lua: 1), by bucket id. */
+export function levelsOf(
+  reply: readonly unknown[],
+  buckets: readonly BucketSpec[],
+  offset: number,
+): Record<string, number> {
+  const levels: Record<string, number> = {};
+  buckets.forEach((spec, i) => (levels[spec.id] = Number(reply[offset + i])));
+  return levels;
+}
+
 /** snapshot.lua's `{cooldown ms left, level…}` as a LaneSnapshot in the caller's clock. */
 export function toSnapshot(reply: unknown, buckets: readonly BucketSpec[], now: number): LaneSnapshot {
   if (!Array.isArray(reply) || reply.length !== buckets.length + 1) throw bad('snapshot', reply);
   const left = Number(reply[0]);
-  const levels: Record<string, number> = {};
-  buckets.forEach((spec, i) => (levels[spec.id] = Number(reply[i + 1])));
-  return { levels, cooldownUntil: left > 0 ? now + left : 0 };
+  return { levels: levelsOf(reply, buckets, 1), cooldownUntil: left > 0 ? now + left : 0 };
 }
 
 type Arg = string | number;

@@ -71,12 +71,25 @@ export class ScriptRunner {
     this.#timeoutMs = timeoutMs;
   }
 
-  async run(script: LuaScript, key: string, args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const n = keys.length;
     try {
-      return await bounded(this.#client.evalsha(script.sha1, 1, key, ...args), this.#timeoutMs, script.name);
+      return await bounded(
+        this.#client.evalsha(script.sha1, n, ...keys, ...args),
+        this.#timeoutMs,
+        script.name,
+      );
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      return await bounded(this.#client.eval(script.source, 1, key, ...args), this.#timeoutMs, script.name);
+      return await bounded(
+        this.#client.eval(script.source, n, ...keys, ...args),
+        this.#timeoutMs,
+        script.name,
+      );
     }
   }
 }

@@ -4,14 +4,15 @@
  * Each operation is one Lua script (one round trip): a reservation checks the cooldown and every bucket
  * and charges all of them or none, with the engine's own bucket math. When Redis stops answering (a
  * command times out or fails), the store switches to its `onOutage` behaviour at once and tries Redis
- * again every `probeMs`; when Redis answers, it switches back and hands each lane's local charges back
- * to Redis before that lane's next decision there, so an outage does not let a lane exceed its limit.
+ * again every `probeMs`. When Redis answers, the store first adds what it charged locally to the lanes in
+ * Redis, then switches back, so an outage does not make Redis forget what was spent.
  */
+import { randomBytes } from 'node:crypto';
 import type { BucketSpec, CostVector } from '../../engine/limits.js';
 import type { LaneSnapshot, Reservation, Store } from '../../engine/store.js';
 import { createOwnedClient, type OwnedClient, type RedisScriptClient } from './client.js';
-import { instancesKey, laneKey } from './keys.js';
-import { LocalShare } from './local-share.js';
+import { OutageFallback, type HandBack } from './fallback.js';
+import { epochKey, instancesKey, laneKey } from './keys.js';
 import {
   REDIS_STORE_DEFAULTS,
   resolveOptions,
@@ -25,19 +26,21 @@ import { SCRIPTS, ScriptRunner, type LuaScript } from './scripts.js';
 
 type Arg = string | number;
 
+/** How long the epoch outlives the last heartbeat. */
+const EPOCH_TTL_MS = 7 * 86_400_000;
+
 export class RedisStore implements Store {
   readonly #options: ResolvedRedisStoreOptions;
   readonly #owned: OwnedClient | undefined;
   readonly #runner: ScriptRunner;
-  readonly #local = new LocalShare();
+  readonly #fallback = new OutageFallback();
   readonly #timeFlag: '1' | '0';
   #status: RedisStoreStatus = 'redis';
   #processes = 0;
-  /** Lanes whose local state must go back to Redis before their next decision there. */
-  readonly #pending = new Set<string>();
-  /** Lanes cleared during an outage: cleared in Redis too when it answers again. */
-  readonly #cleared = new Set<string>();
-  readonly #handing = new Map<string, Promise<void>>();
+  /** The epoch last read from Redis; a new one means Redis lost its data. */
+  #epoch: string | undefined;
+  /** The latest caller `now` seen, for handing back local state from the heartbeat. */
+  #lastNow = 0;
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
   #closed = false;
@@ -53,7 +56,7 @@ export class RedisStore implements Store {
     }
     this.#runner = new ScriptRunner(client, this.#options.commandTimeoutMs);
     this.#timeFlag = this.#options.time === 'redis' ? '1' : '0';
-    this.#local.divisor = this.#options.expectedProcesses;
+    this.#fallback.divisor = this.#options.expectedProcesses;
     this.#schedule(0);
   }
 
@@ -69,11 +72,7 @@ export class RedisStore implements Store {
 
   /** The number each limit is divided by during an outage with `local-share`. */
   get share(): number {
-    return this.#local.divisor;
-  }
-
-  #key(lane: string): string {
-    return laneKey(this.#options.prefix, lane);
+    return this.#fallback.divisor;
   }
 
   #head(now: number): Arg[] {
@@ -81,14 +80,14 @@ export class RedisStore implements Store {
   }
 
   #run(script: LuaScript, lane: string, args: readonly Arg[]): Promise<unknown> {
-    return this.#runner.run(script, this.#key(lane), args);
+    return this.#runner.run(script, [laneKey(this.#options.prefix, lane)], args);
   }
 
   /** Runs `op` in Redis when it answers; otherwise (or when `op` fails) answers with `fallback`. */
-  async #either<T>(lane: string, now: number, op: () => Promise<T>, fallback: () => T): Promise<T> {
+  async #either<T>(now: number, op: () => Promise<T>, fallback: () => T): Promise<T> {
+    if (now > this.#lastNow) this.#lastNow = now;
     if (this.#status === 'redis') {
       try {
-        if (this.#pending.size > 0 && this.#pending.has(lane)) await this.#handBackOnce(lane, now);
         return await op();
       } catch (err) {
         this.#outage(err);
@@ -99,17 +98,17 @@ export class RedisStore implements Store {
 
   reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Promise<Reservation> {
     return this.#either(
-      lane,
       now,
-      async () =>
-        toReservation(
-          await this.#run(SCRIPTS.reserve, lane, reserveArgs(this.#head(now), buckets, cost)),
-          buckets,
-        ),
+      async () => {
+        const reply = await this.#run(SCRIPTS.reserve, lane, reserveArgs(this.#head(now), buckets, cost));
+        const reservation = toReservation(reply, buckets);
+        this.#fallback.remember(lane, buckets, reply as unknown[], 3, now);
+        return reservation;
+      },
       () =>
         this.#status === 'fail-closed'
           ? { ok: false, waitMs: this.#options.probeMs, blockedBy: 'redis' }
-          : this.#local.reserve(lane, buckets, cost, now),
+          : this.#fallback.reserve(lane, buckets, cost, now),
     );
   }
 
@@ -121,10 +120,9 @@ export class RedisStore implements Store {
     }
     if (entries.length === 0) return Promise.resolve();
     return this.#either(
-      lane,
       now,
       async () => void (await this.#run(SCRIPTS.adjust, lane, bucketValueArgs(this.#head(now), entries))),
-      () => this.#local.adjust(lane, buckets, delta, now),
+      () => this.#fallback.adjust(lane, buckets, delta, now),
     );
   }
 
@@ -141,49 +139,42 @@ export class RedisStore implements Store {
     }
     if (entries.length === 0) return Promise.resolve();
     return this.#either(
-      lane,
       now,
       async () => void (await this.#run(SCRIPTS.raise, lane, bucketValueArgs(this.#head(now), entries))),
-      () => this.#local.raise(lane, buckets, levels, now),
+      () => this.#fallback.raise(lane, buckets, levels, now),
     );
   }
 
   cooldown(lane: string, until: number, now: number): Promise<void> {
     return this.#either(
-      lane,
       now,
       async () => void (await this.#run(SCRIPTS.cooldown, lane, [...this.#head(now), until])),
-      () => this.#local.cooldown(lane, until, now),
+      () => this.#fallback.cooldown(lane, until, now),
     );
   }
 
   snapshot(lane: string, buckets: readonly BucketSpec[], now: number): Promise<LaneSnapshot> {
     return this.#either(
-      lane,
       now,
-      async () =>
-        toSnapshot(
-          await this.#run(SCRIPTS.snapshot, lane, snapshotArgs([now, this.#timeFlag], buckets)),
-          buckets,
-          now,
-        ),
-      () => this.#local.snapshot(lane, buckets, now),
+      async () => {
+        const reply = await this.#run(SCRIPTS.snapshot, lane, snapshotArgs([now, this.#timeFlag], buckets));
+        const snapshot = toSnapshot(reply, buckets, now);
+        this.#fallback.remember(lane, buckets, reply as unknown[], 1, now);
+        return snapshot;
+      },
+      () => this.#fallback.snapshot(lane, buckets, now),
     );
   }
 
-  async clear(lane: string): Promise<void> {
-    this.#local.clear(lane);
-    if (this.#status === 'redis') {
-      try {
+  clear(lane: string): Promise<void> {
+    return this.#either(
+      0,
+      async () => {
         await this.#run(SCRIPTS.clear, lane, []);
-        this.#cleared.delete(lane);
-        this.#pending.delete(lane);
-        return;
-      } catch (err) {
-        this.#outage(err);
-      }
-    }
-    this.#cleared.add(lane);
+        this.#fallback.clear(lane, false);
+      },
+      () => this.#fallback.clear(lane, true),
+    );
   }
 
   /** Stops the heartbeat, leaves the set of live instances and closes the client the store made. */
@@ -191,13 +182,11 @@ export class RedisStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    if (this.#status === 'redis') {
-      await this.#beat(false).catch(() => {});
-    }
+    if (this.#status === 'redis') await this.#beat(false).catch(() => {});
     await this.#owned?.close();
   }
 
-  // --- outage and recovery ---
+  // --- outage and return ---
 
   #setStatus(status: RedisStoreStatus, reason: string): void {
     const previous = this.#status;
@@ -215,47 +204,33 @@ export class RedisStore implements Store {
 
   #outage(err: unknown): void {
     if (this.#status !== 'redis' || this.#closed) return;
-    this.#local.divisor = Math.max(this.#options.expectedProcesses, this.#processes);
+    this.#fallback.divisor = Math.max(this.#options.expectedProcesses, this.#processes);
     this.#setStatus(this.#options.onOutage, err instanceof Error ? err.message : String(err));
     this.#schedule(this.#options.probeMs);
   }
 
-  #recover(): void {
-    if (this.#status === 'redis') return;
-    for (const lane of this.#local.lanes()) this.#pending.add(lane);
-    for (const lane of this.#cleared) this.#pending.add(lane);
-    this.#setStatus('redis', 'Redis answered again');
-  }
-
-  #handBackOnce(lane: string, now: number): Promise<void> {
-    let pending = this.#handing.get(lane);
-    if (!pending) {
-      pending = this.#handBack(lane, now).finally(() => this.#handing.delete(lane));
-      this.#handing.set(lane, pending);
-    }
-    return pending;
-  }
-
-  /** Adds what this process charged locally during the outage to the lane in Redis, then forgets it. */
-  async #handBack(lane: string, now: number): Promise<void> {
-    if (this.#cleared.has(lane)) {
-      await this.#run(SCRIPTS.clear, lane, []);
-      this.#cleared.delete(lane);
-    }
-    const local = this.#local.peek(lane, now);
-    if (local) {
-      const entries: [BucketSpec, number][] = [];
-      for (const spec of local.buckets) {
-        const level = local.levels[spec.id] ?? 0;
-        if (level > 0) entries.push([spec, level]);
+  /** Adds every lane's local state to Redis; on failure puts it back and throws (the outage goes on). */
+  async #handBack(): Promise<void> {
+    const now = this.#lastNow;
+    const backs = this.#fallback.takeAll(now);
+    const left = new Set(backs);
+    try {
+      for (const back of backs) {
+        await this.#handBackLane(back, now);
+        left.delete(back);
       }
-      if (entries.length > 0)
-        await this.#run(SCRIPTS.adjust, lane, bucketValueArgs(this.#head(now), entries));
-      if (local.cooldownUntil > now)
-        await this.#run(SCRIPTS.cooldown, lane, [...this.#head(now), local.cooldownUntil]);
-      this.#local.clear(lane);
+    } catch (err) {
+      this.#fallback.restore([...left], now);
+      throw err;
     }
-    this.#pending.delete(lane);
+  }
+
+  async #handBackLane(back: HandBack, now: number): Promise<void> {
+    if (back.clear) await this.#run(SCRIPTS.clear, back.lane, []);
+    if (back.add.length > 0)
+      await this.#run(SCRIPTS.adjust, back.lane, bucketValueArgs(this.#head(now), back.add));
+    if (back.cooldownUntil > now)
+      await this.#run(SCRIPTS.cooldown, back.lane, [...this.#head(now), back.cooldownUntil]);
   }
 
   // --- heartbeat ---
@@ -271,8 +246,14 @@ export class RedisStore implements Store {
     if (this.#beating) return;
     this.#beating = true;
     try {
-      await this.#beat(true);
-      this.#recover();
+      const epoch = await this.#beat(true);
+      const lost = this.#epoch !== undefined && epoch !== this.#epoch;
+      this.#epoch = epoch;
+      if (this.#status !== 'redis') {
+        if (lost) this.#fallback.redisLostData();
+        await this.#handBack();
+        this.#setStatus('redis', 'Redis answered again');
+      }
     } catch (err) {
       this.#outage(err);
     } finally {
@@ -281,13 +262,27 @@ export class RedisStore implements Store {
     this.#schedule(this.#status === 'redis' ? this.#options.heartbeatMs : this.#options.probeMs);
   }
 
-  async #beat(join: boolean): Promise<void> {
-    const count = await this.#runner.run(SCRIPTS.heartbeat, instancesKey(this.#options.prefix), [
-      this.#options.instanceId,
-      this.#options.instanceTtlMs,
-      join ? '1' : '0',
-    ]);
-    if (join && typeof count === 'number') this.#processes = count;
+  /** Writes (or removes) this instance's heartbeat; counts live instances; returns the epoch. */
+  async #beat(join: boolean): Promise<string | undefined> {
+    const prefix = this.#options.prefix;
+    const reply = await this.#runner.run(
+      SCRIPTS.heartbeat,
+      [instancesKey(prefix), epochKey(prefix)],
+      [
+        this.#options.instanceId,
+        this.#options.instanceTtlMs,
+        join ? '1' : '0',
+        randomBytes(8).toString('hex'),
+        EPOCH_TTL_MS,
+      ],
+    );
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number') {
+      throw new Error(
+        `heartbeat.lua answered ${JSON.stringify(reply)}, which this version does not understand.`,
+      );
+    }
+    if (join) this.#processes = reply[0];
+    return typeof reply[1] === 'string' ? reply[1] : undefined;
   }
 }
 
