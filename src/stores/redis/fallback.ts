@@ -14,11 +14,12 @@ import type { LaneSnapshot, Reservation } from '../../engine/store.js';
 import { LocalShare } from './local-share.js';
 import { levelsOf } from './replies.js';
 
-/** A reply carrying a lane's levels (from `offset` on) at caller time `at`. */
+/** A reply carrying a lane's levels (from `offset` on, in units ÷ `scale`) at caller time `at`. */
 interface Known {
   buckets: readonly BucketSpec[];
   reply: readonly unknown[];
   offset: number;
+  scale: number;
   at: number;
 }
 
@@ -66,10 +67,11 @@ export class OutageFallback {
     buckets: readonly BucketSpec[],
     reply: readonly unknown[],
     offset: number,
+    scale: number,
     at: number,
   ): void {
     if (this.#known.size >= KNOWN_LANES && !this.#known.has(lane)) this.#known.clear();
-    this.#known.set(lane, { buckets, reply, offset, at });
+    this.#known.set(lane, { buckets, reply, offset, scale, at });
   }
 
   /** The local share, with `lane` seeded from what Redis last said about it. */
@@ -77,7 +79,12 @@ export class OutageFallback {
     const known = this.#known.get(lane);
     if (known) {
       if (!this.#local.has(lane)) {
-        this.#local.seed(lane, known.buckets, levelsOf(known.reply, known.buckets, known.offset), known.at);
+        this.#local.seed(
+          lane,
+          known.buckets,
+          levelsOf(known.reply, known.buckets, known.offset, known.scale),
+          known.at,
+        );
       }
       this.#known.delete(lane);
     }

@@ -4,10 +4,10 @@
  * After editing `lua/<name>.lua`, run `sha1sum src/stores/redis/lua/<name>.lua` and paste the hash here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: '9ab8e890ce39ea09ea2426b4729dfb23181a3d25',
-  adjust: 'c6d83f20b5cd89c6b5ddedf2985319decfd0b93e',
-  raise: 'b86697c166e0e5c03d718442ff631446ad25518e',
-  cooldown: '52bd29771cc6c6be5290fa38640eb3fb631fd13b',
+  reserve: '3cb82d7d25d2b64e2c4ff3fc3bafca930348f8ee',
+  adjust: '200f3ebc93071c2d29d937aaca1ef274430d928f',
+  raise: 'ad78485ad3a42b1b3b3233a0410d3b87251509f4',
+  cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
   snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
   clear: '69a36eb0ddfa49eef6c14554646360afa9a8f4fe',
   heartbeat: '53f05e44e0a1aa3acf8d965585410b712fd19b42',

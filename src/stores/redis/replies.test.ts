@@ -1,34 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { bucket, MINUTE_MS } from '../../engine/limits.js';
-import { levelsOf, RESERVE_CODE, toReservation, toSnapshot } from './replies.js';
+import { levelsOf, RESERVE_CODE, RESERVE_LEVEL_SCALE, toReservation, toSnapshot } from './replies.js';
 
 const buckets = [bucket('requests', 60, MINUTE_MS), bucket('tokens', 6000, MINUTE_MS)];
 
 describe('reserve.lua codes', () => {
   it('maps each code to a Reservation', () => {
-    expect(toReservation([RESERVE_CODE.charged, '0', 0, '1', '100'], buckets)).toEqual({
+    expect(toReservation([RESERVE_CODE.charged, 0, 0, 1000, 100_000], buckets)).toEqual({
       ok: true,
       waitMs: 0,
     });
-    expect(toReservation([RESERVE_CODE.wait, '1146.5', 2, '1', '5900'], buckets)).toEqual({
+    expect(toReservation([RESERVE_CODE.wait, 1_146_500_000, 2, 1000, 5_900_000], buckets)).toEqual({
       ok: false,
       waitMs: 1146.5,
       blockedBy: 'tokens/60000',
     });
-    expect(toReservation([RESERVE_CODE.never, 'inf', 1, '0', '0'], buckets)).toEqual({
+    expect(toReservation([RESERVE_CODE.never, 0, 1, 0, 0], buckets)).toEqual({
       ok: false,
       waitMs: Infinity,
       blockedBy: 'requests/60000',
     });
-    expect(toReservation([RESERVE_CODE.cooldown, '4000', 0, '0', '0'], buckets)).toEqual({
+    expect(toReservation([RESERVE_CODE.cooldown, 4_000_000_000, 0, 0, 0], buckets)).toEqual({
       ok: false,
       waitMs: 4000,
       blockedBy: 'cooldown',
     });
   });
 
-  it('carries the levels after the call', () => {
-    expect(levelsOf([RESERVE_CODE.charged, '0', 0, '1', '100.25'], buckets, 3)).toEqual({
+  it('carries the levels after the call, in milli-units', () => {
+    expect(levelsOf([RESERVE_CODE.charged, 0, 0, 1000, 100_250], buckets, 3, RESERVE_LEVEL_SCALE)).toEqual({
       'requests/60000': 1,
       'tokens/60000': 100.25,
     });

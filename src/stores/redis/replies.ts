@@ -8,6 +8,10 @@ import type { LaneSnapshot, Reservation } from '../../engine/store.js';
 /** reserve.lua's codes. */
 export const RESERVE_CODE = { charged: 0, wait: 1, never: 2, cooldown: 3 } as const;
 
+/** reserve.lua answers waits in ns (ms × 1e6) and levels in milli-units, as integers. */
+export const RESERVE_WAIT_SCALE = 1e6;
+export const RESERVE_LEVEL_SCALE = 1e3;
+
 function bad(script: string, reply: unknown): Error {
   return new Error(
     `${script}.lua answered ${JSON.stringify(reply)}, which this version does not understand.`,
@@ -24,25 +28,29 @@ export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): R
       return { ok: true, waitMs: 0 };
     case RESERVE_CODE.wait:
       if (bucketId === undefined) throw bad('reserve', reply);
-      return { ok: false, waitMs: Number(wait), blockedBy: bucketId };
+      return { ok: false, waitMs: Number(wait) / RESERVE_WAIT_SCALE, blockedBy: bucketId };
     case RESERVE_CODE.never:
       if (bucketId === undefined) throw bad('reserve', reply);
       return { ok: false, waitMs: Infinity, blockedBy: bucketId };
     case RESERVE_CODE.cooldown:
-      return { ok: false, waitMs: Number(wait), blockedBy: 'cooldown' };
+      return { ok: false, waitMs: Number(wait) / RESERVE_WAIT_SCALE, blockedBy: 'cooldown' };
     default:
       throw bad('reserve', reply);
   }
 }
 
-/** The bucket levels a reply carries from `offset` on (reserve.lua: 3, snapshot.lua: 1), by bucket id. */
+/**
+ * The bucket levels a reply carries from `offset` on, by bucket id: reserve.lua's from 3 in milli-units
+ * (`scale` = RESERVE_LEVEL_SCALE), snapshot.lua's from 1 in units.
+ */
 export function levelsOf(
   reply: readonly unknown[],
   buckets: readonly BucketSpec[],
   offset: number,
+  scale = 1,
 ): Record<string, number> {
   const levels: Record<string, number> = {};
-  buckets.forEach((spec, i) => (levels[spec.id] = Number(reply[offset + i])));
+  buckets.forEach((spec, i) => (levels[spec.id] = Number(reply[offset + i]) / scale));
   return levels;
 }
 

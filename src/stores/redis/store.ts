@@ -21,7 +21,14 @@ import {
   type RedisStoreStatus,
   type ResolvedRedisStoreOptions,
 } from './options.js';
-import { bucketValueArgs, reserveArgs, snapshotArgs, toReservation, toSnapshot } from './replies.js';
+import {
+  bucketValueArgs,
+  RESERVE_LEVEL_SCALE,
+  reserveArgs,
+  snapshotArgs,
+  toReservation,
+  toSnapshot,
+} from './replies.js';
 import { SCRIPTS, ScriptRunner, type LuaScript } from './scripts.js';
 
 type Arg = string | number;
@@ -102,7 +109,7 @@ export class RedisStore implements Store {
       async () => {
         const reply = await this.#run(SCRIPTS.reserve, lane, reserveArgs(this.#head(now), buckets, cost));
         const reservation = toReservation(reply, buckets);
-        this.#fallback.remember(lane, buckets, reply as unknown[], 3, now);
+        this.#fallback.remember(lane, buckets, reply as unknown[], 3, RESERVE_LEVEL_SCALE, now);
         return reservation;
       },
       () =>
@@ -159,7 +166,7 @@ export class RedisStore implements Store {
       async () => {
         const reply = await this.#run(SCRIPTS.snapshot, lane, snapshotArgs([now, this.#timeFlag], buckets));
         const snapshot = toSnapshot(reply, buckets, now);
-        this.#fallback.remember(lane, buckets, reply as unknown[], 1, now);
+        this.#fallback.remember(lane, buckets, reply as unknown[], 1, 1, now);
         return snapshot;
       },
       () => this.#fallback.snapshot(lane, buckets, now),

@@ -35,9 +35,9 @@ for i = 1, n do
     end
     level = math.max(0, level + delta)
     writes[#writes + 1] = 'l:' .. id
-    writes[#writes + 1] = string.format('%.17g', level)
+    writes[#writes + 1] = level
     writes[#writes + 1] = 't:' .. id
-    writes[#writes + 1] = string.format('%.17g', t)
+    writes[#writes + 1] = t
     ttl = math.max(ttl, window, level * window / limit)
   end
 end

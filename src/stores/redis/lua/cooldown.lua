@@ -19,7 +19,7 @@ local untilAt = t + span
 
 local cd = tonumber(redis.call('HGET', key, 'cd')) or 0
 if untilAt > cd and span > 0 then
-  redis.call('HSET', key, 'cd', string.format('%.17g', untilAt))
+  redis.call('HSET', key, 'cd', untilAt)
   local ttl = math.max(idle, span)
   if ttl > redis.call('PTTL', key) then
     redis.call('PEXPIRE', key, math.ceil(ttl))

@@ -33,9 +33,9 @@ for i = 1, n do
   end
   if target > level then
     writes[#writes + 1] = 'l:' .. id
-    writes[#writes + 1] = string.format('%.17g', target)
+    writes[#writes + 1] = target
     writes[#writes + 1] = 't:' .. id
-    writes[#writes + 1] = string.format('%.17g', t)
+    writes[#writes + 1] = t
     ttl = math.max(ttl, window, target * window / limit)
   end
 end
