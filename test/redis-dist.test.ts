@@ -23,6 +23,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (!redis) return; // beforeAll said why
   for (const prefix of prefixes) await removeKeys(redis, prefix);
   redis.disconnect();
 });

@@ -37,6 +37,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  if (!redis) return; // beforeAll said why
   for (const prefix of prefixes) await removeKeys(redis, prefix);
   redis.disconnect();
 });

@@ -25,7 +25,7 @@ export async function sharedRedis(): Promise<Redis> {
   } catch (err) {
     redis.disconnect();
     throw new Error(
-      `These tests need Redis on 127.0.0.1:6379 and none answered (${(err as Error).message}). Start one with \`redis-server --port 6379 --save "" --appendonly no --daemonize yes\` (.ci/run does this in CI).`,
+      `These tests need Redis at ${REDIS_URL} and none answered (${(err as Error).message}). Start one with \`redis-server --port 6379 --save "" --appendonly no --daemonize yes\` (.ci/run does this in CI).`,
     );
   }
   return redis;
