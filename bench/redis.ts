@@ -135,12 +135,15 @@ async function ownServer(): Promise<{ url: string; stop(): void }> {
   return { url: `redis://127.0.0.1:${port}`, stop: () => proc.kill('SIGTERM') };
 }
 
-/** EVALSHA + EVAL calls in INFO commandstats (what the server ran as top-level scripts). */
-async function scriptCalls(redis: Redis): Promise<number> {
+/** EVALSHA + EVAL calls and the µs Redis spent in them, from INFO commandstats. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
   const info = await redis.info('commandstats');
-  let n = 0;
-  for (const [, , calls] of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) n += Number(calls);
-  return n;
+  const out = { calls: 0, usec: 0 };
+  for (const [, , calls, usec] of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/gm)) {
+    out.calls += Number(calls);
+    out.usec += Number(usec);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -168,13 +171,16 @@ async function main(): Promise<void> {
       const one: Measured[] = [];
       const four: Measured[] = [];
       let evalsPerDecision = NaN;
+      const usecPerDecision: number[] = [];
       for (let r = 0; r < args.repeats; r++) {
         const prefix = `sluice-bench:${randomBytes(4).toString('hex')}:`;
-        const before = await scriptCalls(admin);
+        const before = await scriptStats(admin);
         one.push(await inProcess(scenario, { url, prefix, n: n1, concurrency: args.concurrency }));
-        const after = await scriptCalls(admin);
-        // The warm-up ran too: count it out.
-        evalsPerDecision = (after - before) / (n1 + Math.min(2000, n1));
+        const after = await scriptStats(admin);
+        // The warm-up ran too: count it in.
+        const decided = n1 + Math.min(2000, n1);
+        evalsPerDecision = (after.calls - before.calls) / decided;
+        usecPerDecision.push((after.usec - before.usec) / decided);
         four.push(await inChildren(scenario, { url, prefix, n: n4, concurrency: args.concurrency }, 4));
       }
       const { library, limits } = SCENARIOS[scenario];
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
         fmt(median(four.map((m) => m.perSecond))),
         fmt(median(one.map((m) => m.commandsPerDecision)), 2),
         fmt(evalsPerDecision, 2),
+        fmt(median(usecPerDecision), 1),
       ]);
     }
   } finally {
@@ -201,12 +208,13 @@ async function main(): Promise<void> {
         { title: 'decisions/s, 4 processes', align: 'right' },
         { title: 'commands sent / decision', align: 'right' },
         { title: 'scripts run / decision (server)', align: 'right' },
+        { title: 'Redis µs / decision', align: 'right' },
       ],
       rows,
     ),
   );
   console.log(
-    '\nRound trips: every command sent is one request/response exchange with Redis (the auto-pipelining client writes several at once, but each still waits for its own reply). `rate-limiter-flexible` with RPM and TPM sends two, and they are not atomic: a TPM refusal leaves the request counted.',
+    '\nRedis µs / decision: time Redis spent running the scripts (INFO commandstats), 1 process. Round trips: every command sent is one request/response exchange with Redis (the auto-pipelining client writes several at once, but each still waits for its own reply). `rate-limiter-flexible` with RPM and TPM sends two, and they are not atomic: a TPM refusal leaves the request counted.',
   );
 }
 
