@@ -135,9 +135,16 @@ describe('Redis outage, local-share', () => {
 });
 
 describe('Redis outage, fail-closed', () => {
-  it('refuses with a retry wait and blockedBy "redis" while Redis is down, never throws, and recovers', async () => {
+  it('refuses with a retry wait and blockedBy "redis" while Redis is down, never throws (not even from a failing onStatus), and recovers', async () => {
     server = await ownRedis();
-    const a = make(server.url, { prefix: freshPrefix(), onOutage: 'fail-closed', probeMs: 250 });
+    const a = make(server.url, {
+      prefix: freshPrefix(),
+      onOutage: 'fail-closed',
+      probeMs: 250,
+      onStatus: () => {
+        throw new Error('a listener that fails');
+      },
+    });
     await until(() => a.processes === 1, 'the first heartbeat');
     expect((await a.reserve('lane', perDay, one, NOW)).ok).toBe(true);
     await server.kill();

@@ -206,7 +206,11 @@ export class RedisStore implements Store {
       processes: this.#processes,
       at: Date.now(),
     };
-    this.#options.onStatus?.(change);
+    try {
+      this.#options.onStatus?.(change);
+    } catch {
+      // A listener's failure must not reach the engine's hot path, which is where outages are noticed.
+    }
   }
 
   #outage(err: unknown): void {
