@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { keyFingerprint } from '../src/fetch/lane.js';
+import { keyFingerprint } from '../src/protocol/lane.js';
 import { createFetch, MemoryStore, type SluiceFetch, type Store } from '../src/index.js';
 import { startMock, type MockServer } from '../src/mock/index.js';
 import { createRedisStore, type RedisStore } from '../src/stores/redis/index.js';

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bucket, DAY_MS, MINUTE_MS, type BucketSpec } from '../src/engine/limits.js';
-import { storeContract } from '../src/stores/contract.js';
-import { MemoryStore } from '../src/stores/memory.js';
+import { storeContract } from '../src/engine/store-contract.js';
+import { MemoryStore } from '../src/engine/memory-store.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/stores/redis/index.js';
 import {
   countingClient,

@@ -13,7 +13,7 @@
  */
 import { levelAt, type BucketSpec, type BucketState, type CostVector } from '../../engine/limits.js';
 import type { LaneSnapshot, Reservation } from '../../engine/store.js';
-import { MemoryStore } from '../memory.js';
+import { MemoryStore } from '../../engine/memory-store.js';
 
 /** A lane's local state, to be added to Redis. */
 export interface LocalLane {
