@@ -24,19 +24,19 @@ describe('resolveMockOptions', () => {
   });
 
   it.each([
-    [{ rpm: -1 }, 'rpm: expected a whole number from 0 up, got -1'],
-    [{ tpm: 1.5 }, 'tpm: expected a whole number from 0 up, got 1.5'],
-    [{ burstSeconds: 0 }, 'burstSeconds: expected a number above 0, got 0'],
-    [{ errorRate: 2 }, 'errorRate: expected a probability from 0 to 1, got 2'],
-    [{ flavor: 'gemini' }, 'flavor: expected one of openai, azure, anthropic, got gemini'],
+    [{ rpm: -1 }, 'Expected `rpm` to be a whole number from 0 up, got -1.'],
+    [{ tpm: 1.5 }, 'Expected `tpm` to be a whole number from 0 up, got 1.5.'],
+    [{ burstSeconds: 0 }, 'Expected `burstSeconds` to be a number above 0, got 0.'],
+    [{ errorRate: 2 }, 'Expected `errorRate` to be a probability from 0 to 1, got 2.'],
+    [{ flavor: 'gemini' }, 'Expected `flavor` to be one of openai, azure, anthropic, got "gemini".'],
     [
       { rpm: 30, burstSeconds: 1 },
-      'rpm: 30 requests per minute with a burst of 1s holds less than one request; raise burstSeconds to at least 2',
+      '`rpm`: 30 requests per minute with a burst of 1s holds less than one request; raise `burstSeconds` to at least 2',
     ],
-    [{ itpm: 10 }, 'itpm: input-token limits exist only with the anthropic flavor (got openai)'],
-    [{ keys: [] }, 'keys: expected a non-empty list of non-empty API keys'],
-    [{ port: 70_000 }, 'port: expected a port from 0 to 65535, got 70000'],
-    [{ slowDownFactor: 0.5 }, 'slowDownFactor: expected a growth factor of at least 1, got 0.5'],
+    [{ itpm: 10 }, '`itpm`: input-token limits exist only with the anthropic flavor (got openai)'],
+    [{ keys: [] }, 'Expected `keys` to be a non-empty list of non-empty API keys, got [].'],
+    [{ port: 70_000 }, 'Expected `port` to be a port from 0 to 65535, got 70000.'],
+    [{ slowDownFactor: 0.5 }, 'Expected `slowDownFactor` to be a growth factor of at least 1, got 0.5.'],
   ])('rejects %j', (options, message) => {
     expect(() => resolveMockOptions(options as never)).toThrow(
       new MockOptionError(Object.keys(options)[0] as never, message),

@@ -1,3 +1,5 @@
+import type { Cost } from './limiter.js';
+
 /**
  * Reading a request body: validation with OpenAI's 400 wording, the prompt size the admission charge is
  * computed from, and a hash of what makes two requests "the same" (so their answers are identical).
@@ -297,6 +299,21 @@ export function parseRequest(
     inputs,
     dimensions,
     base64,
+  };
+}
+
+/**
+ * What a request costs at admission (the charge rule above): 1 request; prompt tokens plus
+ * `n × (its max ?? defaultMaxTokens)` completion tokens, none for embeddings. `inputTokens` and
+ * `outputTokens` split the same figure for Anthropic's limits.
+ */
+export function admissionCost(request: ParsedRequest, defaultMaxTokens: number): Cost {
+  const maxOut = request.endpoint === 'embeddings' ? 0 : request.n * (request.maxTokens ?? defaultMaxTokens);
+  return {
+    requests: 1,
+    tokens: request.promptTokens + maxOut,
+    inputTokens: request.promptTokens,
+    outputTokens: maxOut,
   };
 }
 
