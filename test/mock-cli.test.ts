@@ -134,6 +134,7 @@ describe('sluice mock', () => {
       '--otpm',
       '--burst-seconds',
       '--default-max-tokens',
+      '--max-generated-tokens',
       '--settle',
       '--count-rejected',
       '--quota-tokens',

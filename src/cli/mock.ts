@@ -15,7 +15,8 @@ export function registerMock(program: Command): void {
     `
 Limits apply per (API key, model). Buckets refill continuously; a request is charged
 ceil(prompt characters / 4) + n x (max_completion_tokens ?? max_tokens ?? max_output_tokens ?? --default-max-tokens)
-tokens and 1 request at admission, in every bucket or none.
+tokens and 1 request at admission, in every bucket or none. At most --max-generated-tokens
+are generated per answer; a larger max is still charged in full.
 
 Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
 (/v1/messages with --flavor anthropic; /openai/deployments/<name>/... with --flavor azure),

@@ -45,7 +45,7 @@ describe('resolveMockOptions', () => {
 
   it('names options the way the caller asks', () => {
     expect(() => resolveMockOptions({ latencyMs: -5 }, (o) => `--${o}`)).toThrow(
-      '--latencyMs: expected a number from 0 up, got -5',
+      '--latencyMs: expected a number of milliseconds from 0 to 2147483647 (about 24.8 days, the longest timer Node.js allows), got -5',
     );
   });
 });

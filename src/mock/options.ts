@@ -37,12 +37,22 @@ export type MockFlavor = (typeof MOCK_FLAVORS)[number];
 /** When the token charge is final: at admission (OpenAI's behaviour), or corrected to actual usage. */
 export type MockSettle = 'admission' | 'usage';
 
+/**
+ * The longest delay a Node.js timer accepts (2^31 − 1 ms, about 24.8 days). A longer one fires at once
+ * with a `TimeoutOverflowWarning`, so delay options refuse more.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const REAL_CLOCK: MockClock = { now: () => Date.now() };
 
 const isClock = (value: unknown): value is MockClock =>
   value !== null && typeof value === 'object' && typeof (value as MockClock).now === 'function';
 
-const delay = { placeholder: 'ms' } as const;
+const delay = {
+  max: MAX_TIMER_MS,
+  expected: `a number of milliseconds from 0 to ${MAX_TIMER_MS} (about 24.8 days, the longest timer Node.js allows)`,
+  placeholder: 'ms',
+} as const;
 
 /** Every option of the emulator: kind, default, flag and help line. */
 export const MOCK_OPTIONS = {
@@ -95,6 +105,18 @@ export const MOCK_OPTIONS = {
     default: 16,
     help: 'completion tokens charged (and most generated) when a request names no max',
   }),
+  /**
+   * Most completion tokens generated for one answer, over all its choices (each of `n` choices gets at
+   * most `floor(maxGeneratedTokens / n)`, at least 1). A request's larger max is still charged in full
+   * against the limits; only the text is shorter. Keeps a request like `max_tokens: 1000000000` from
+   * exhausting the server's memory. @default 4096
+   */
+  maxGeneratedTokens: whole({
+    min: 1,
+    max: 1_000_000,
+    default: 4096,
+    help: 'most completion tokens generated per answer (a larger max is still charged in full)',
+  }),
   /** `usage`: after the answer, correct the token charge to prompt + completion tokens. @default 'admission' */
   settle: oneOf(['admission', 'usage'] as const satisfies readonly MockSettle[], {
     default: 'admission',
@@ -145,10 +167,11 @@ export const MOCK_OPTIONS = {
     defaultText: 'sent',
     help: 'omit the retry-after-ms header on rate-limit 429s',
   }),
-  /** Delay before an admitted answer's headers, in ms. @default 0 */
+  /** Delay before an admitted answer's headers, in ms; at most {@link MAX_TIMER_MS}. @default 0 */
   latencyMs: number({ ...delay, default: 0, help: 'delay before each admitted answer' }),
   /**
-   * Generation time per completion token, in ms: paces stream deltas, delays JSON answers. @default 0
+   * Generation time per completion token, in ms: paces stream deltas, delays JSON answers; at most
+   * {@link MAX_TIMER_MS}. @default 0
    */
   msPerToken: number({
     ...delay,

@@ -17,6 +17,7 @@ import { openaiDialect, reply } from './dialects/openai.js';
 import { completionCounts, generate, mulberry32, type Generation } from './generate.js';
 import { Limiter, type Decision, type Lane } from './limiter.js';
 import {
+  MAX_TIMER_MS,
   resolveMockOptions,
   type MockFlavor,
   type MockOptions,
@@ -190,12 +191,18 @@ class Emulator {
     });
   }
 
-  /** setTimeout that `close()` can cancel. */
+  /**
+   * setTimeout that `close()` can cancel. A delay beyond what timers accept (latency plus generation
+   * time can add up past it) waits the longest a timer can, instead of firing at once.
+   */
   #later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, ms);
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        fn();
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
     this.#timers.add(timer);
   }
 
@@ -263,7 +270,7 @@ class Emulator {
     req.on('end', () =>
       this.#guard(res, () => {
         if (size > MAX_BODY_BYTES) {
-          stats.errors.notFound += 1;
+          stats.errors.bodyTooLarge += 1;
           return this.#sendError(
             res,
             reply(413, {
@@ -337,7 +344,7 @@ class Emulator {
 
     const now = o.clock.now();
     const lane = this.#limiter.lane(key ?? '', request.model);
-    const counts = completionCounts(request, this.#textSeed, this.#defaultMax);
+    const counts = completionCounts(request, this.#textSeed, this.#defaultMax, o.maxGeneratedTokens);
     let completionTokens = 0;
     let longest = 0;
     for (const c of counts) {
