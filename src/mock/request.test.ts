@@ -198,6 +198,13 @@ describe('parseRequest: 400s in OpenAI wording', () => {
       'array_above_max_length',
     ],
     [
+      'embeddings',
+      { model: 'm', input: 'a', dimensions: 3073 },
+      "Invalid 'dimensions': integer above maximum value. Expected a value <= 3072, but got 3073 instead.",
+      'dimensions',
+      'integer_above_max_value',
+    ],
+    [
       'completions',
       { model: 'm', prompt: [1, 'a'] },
       "Invalid type for 'prompt': expected a string, an array of strings, a token array or an array of token arrays, but got an array instead.",

@@ -144,6 +144,12 @@ function positiveInteger(
 export const MAX_EMBEDDING_INPUTS = 2048;
 
 /**
+ * The longest vector OpenAI's embedding models return (text-embedding-3-large). With the input limit it
+ * bounds one answer to about 6.3 million floats (135 MB of JSON), which the server survives.
+ */
+export const MAX_EMBEDDING_DIMENSIONS = 3072;
+
+/**
  * A completions `prompt` or embeddings `input`: a string, strings, a token array, or token arrays. Adds
  * its characters (a token array counts its length) and answers how many inputs it holds, or
  * `undefined` when it is none of those (or an empty array).
@@ -258,7 +264,7 @@ export function parseRequest(
         );
       }
       inputs = read;
-      const d = positiveInteger(b, 'dimensions', 8192);
+      const d = positiveInteger(b, 'dimensions', MAX_EMBEDDING_DIMENSIONS);
       if (isBad(d)) return d;
       if (d !== undefined) dimensions = d;
       const format = b['encoding_format'];
