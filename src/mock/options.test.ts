@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MOCK_DEFAULTS, MockOptionError, resolveMockOptions } from './options.js';
+import { MOCK_DEFAULTS, MOCK_OPTIONS, MockOptionError, resolveMockOptions } from './options.js';
 
 describe('resolveMockOptions', () => {
   it('applies the defaults; 0 limits mean no bucket', () => {
@@ -47,5 +48,33 @@ describe('resolveMockOptions', () => {
     expect(() => resolveMockOptions({ latencyMs: -5 }, (o) => `--${o}`)).toThrow(
       '--latencyMs: expected a number of milliseconds from 0 to 2147483647 (about 24.8 days, the longest timer Node.js allows), got -5',
     );
+  });
+});
+
+describe('MOCK_OPTIONS', () => {
+  it('refuses an option it does not know, naming the closest', () => {
+    expect(() => resolveMockOptions({ rmp: 5 } as never)).toThrow(
+      new MockOptionError('rmp', 'Unknown option `rmp`; did you mean `rpm`?'),
+    );
+  });
+
+  it('MOCK_DEFAULTS are the table defaults', () => {
+    for (const [field, spec] of Object.entries(MOCK_OPTIONS)) {
+      expect(MOCK_DEFAULTS[field as keyof typeof MOCK_DEFAULTS], field).toBe(
+        (spec as { default?: unknown }).default,
+      );
+    }
+  });
+
+  it("every entry's JSDoc @default says the entry's default", () => {
+    const source = readFileSync(new URL('./options.ts', import.meta.url), 'utf8');
+    for (const [field, spec] of Object.entries(MOCK_OPTIONS)) {
+      const at = source.indexOf(`\n  ${field}: `);
+      expect(at, field).toBeGreaterThan(-1);
+      const doc = source.slice(source.lastIndexOf('/**', at), at);
+      const stated = /@default (.+?)\s*(?:\*\/|\n)/.exec(doc)?.[1]?.replace(/^'(.*)'$/, '$1');
+      const s = spec as { default?: unknown; defaultText?: string };
+      expect([String(s.default), s.defaultText], field).toContain(stated);
+    }
   });
 });
