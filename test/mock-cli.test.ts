@@ -96,19 +96,20 @@ describe('sluice mock', () => {
   });
 
   it.each([
-    [['--rpm', 'lots'], "option '--rpm <n>' argument 'lots' is invalid"],
+    [['--rpm', 'lots'], 'error: --rpm: expected a whole number from 0 up, got "lots"'],
     [
       ['--error-rate', '1.5'],
-      "option '--error-rate <p>' argument '1.5' is invalid. Expected a probability from 0 to 1",
+      'error: --error-rate: expected a probability from 0 to 1, like 0.05, got "1.5"',
     ],
-    [['--flavor', 'gemini'], "option '--flavor <name>' argument 'gemini' is invalid"],
+    [['--flavor', 'gemini'], 'error: --flavor: expected one of openai, azure, anthropic, got "gemini"'],
     [
       ['--rpm', '30', '--burst-seconds', '1'],
       'error: --rpm: 30 requests per minute with a burst of 1s holds less than one request; raise --burst-seconds to at least 2',
     ],
     [['--otpm', '100'], 'error: --otpm: output-token limits exist only with the anthropic flavor'],
-    [['--burst-seconds', '0'], 'error: --burst-seconds: expected a number above 0, got 0'],
-    [['--port', '70000'], 'error: --port: expected a port from 0 to 65535, got 70000'],
+    [['--burst-seconds', '0'], 'error: --burst-seconds: expected a number above 0, got "0"'],
+    [['--port', '70000'], 'error: --port: expected a port from 0 to 65535, got "70000"'],
+    [['--keys', ' , '], 'error: --keys: expected a comma-separated list of API keys, got " , "'],
     [['--no-such-flag'], "unknown option '--no-such-flag'"],
   ])('rejects %j with exit 2 and a message naming the flag', (args, message) => {
     const result = spawnSync(process.execPath, [CLI, 'mock', ...args], { encoding: 'utf8' });
@@ -133,6 +134,7 @@ describe('sluice mock', () => {
       '--otpm',
       '--burst-seconds',
       '--default-max-tokens',
+      '--max-generated-tokens',
       '--settle',
       '--count-rejected',
       '--quota-tokens',

@@ -231,18 +231,34 @@ describe('errors surface as the SDK error classes', () => {
   });
 
   it("the SDK's own retries honour retry-after-ms", async () => {
-    // 600 RPM with a 100 ms burst: one request fits, the next is told to wait 100 ms. The clock reads 0
-    // for the first two admissions and a minute later from then on, whatever the machine's load.
+    // 80 RPM with a 0.75 s burst holds one request: the next is told to wait exactly 750 ms. The clock
+    // reads 0 for the first two admissions and a minute later from then on, whatever the machine's load.
+    // Only retry-after-ms is sent; without it the SDK would wait its own backoff (at most 500 ms here).
     let reads = 0;
     const clock = { now: () => (reads++ < 2 ? 0 : 60_000) };
-    const fast = await startMock({ rpm: 600, tpm: 0, burstSeconds: 0.1, clock });
+    const fast = await startMock({ rpm: 80, tpm: 0, burstSeconds: 0.75, retryAfter: false, clock });
     try {
-      const c = new OpenAI({ baseURL: fast.url, apiKey: 'sk-a', maxRetries: 2 });
+      const attempts: { sentAt: number; status: number; retryAfterMs: string | null }[] = [];
+      const recording: typeof fetch = async (input, init) => {
+        const sentAt = performance.now();
+        const res = await fetch(input, init);
+        attempts.push({ sentAt, status: res.status, retryAfterMs: res.headers.get('retry-after-ms') });
+        return res;
+      };
+      const c = new OpenAI({ baseURL: fast.url, apiKey: 'sk-a', maxRetries: 2, fetch: recording });
       const ask = () =>
         c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
       await ask();
       await ask();
       expect(fast.stats()).toMatchObject({ admitted: 2, rejected: { rpm: 1 } });
+      expect(attempts.map((a) => [a.status, a.retryAfterMs])).toEqual([
+        [200, null],
+        [429, '750'],
+        [200, null],
+      ]);
+      // The retry left no sooner than the advertised wait after the refused attempt left (a timer may
+      // fire up to a few ms early by the coarse clock Node's timers read); load only makes it later.
+      expect(attempts[2]!.sentAt - attempts[1]!.sentAt).toBeGreaterThanOrEqual(750 - 5);
     } finally {
       await fast.close();
     }

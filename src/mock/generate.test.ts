@@ -64,3 +64,20 @@ describe('generate', () => {
     expect(b).not.toEqual(a);
   });
 });
+
+describe('completionCounts: the generation cap', () => {
+  it('keeps one answer within maxGenerated tokens over its choices, at least one per choice', () => {
+    const request = (n: number, maxTokens: number) => chat({ n, max_tokens: maxTokens });
+    for (const [n, max, cap] of [
+      [1, 1_000_000_000, 4096],
+      [3, 10_000, 30],
+      [128, 50, 64],
+    ] as const) {
+      const counts = completionCounts(request(n, max), 0, 16, cap);
+      expect(counts).toHaveLength(n);
+      expect(counts.every((c) => c >= 1 && c <= Math.max(1, Math.floor(cap / n)))).toBe(true);
+    }
+    // Below the cap nothing changes.
+    expect(completionCounts(request(2, 10), 5, 16, 4096)).toEqual(completionCounts(request(2, 10), 5, 16));
+  });
+});

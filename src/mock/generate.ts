@@ -104,17 +104,22 @@ function seedMix(request: ParsedRequest, textSeed: number, stream: number): numb
 }
 
 /**
- * Completion tokens of each choice: between 1 and `maxTokens ?? defaultMaxTokens`. Cheap (no text), so
- * the server can bill and charge before deciding to build an answer.
+ * Completion tokens of each choice: between 1 and `maxTokens ?? defaultMaxTokens`, and at most
+ * `max(1, floor(maxGenerated / n))` so that one answer never holds more than `maxGenerated` tokens (or
+ * one per choice). Cheap (no text), so the server can bill and charge before building an answer.
  */
 export function completionCounts(
   request: ParsedRequest,
   textSeed: number,
   defaultMaxTokens: number,
+  maxGenerated = Number.POSITIVE_INFINITY,
 ): number[] {
   if (request.endpoint === 'embeddings') return [];
   const rng = mulberry32(seedMix(request, textSeed, 0));
-  const max = request.maxTokens ?? defaultMaxTokens;
+  const max = Math.min(
+    request.maxTokens ?? defaultMaxTokens,
+    Math.max(1, Math.floor(maxGenerated / request.n)),
+  );
   const counts = new Array<number>(request.n);
   for (let c = 0; c < request.n; c++) counts[c] = 1 + Math.floor(rng() * max);
   return counts;

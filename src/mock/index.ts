@@ -13,6 +13,8 @@
 export { startMock, type MockServer } from './server.js';
 export {
   MOCK_DEFAULTS,
+  MAX_TIMER_MS,
+  MOCK_OPTIONS,
   MockOptionError,
   type MockClock,
   type MockFlavor,

@@ -29,6 +29,10 @@ describe('parseRequest: prompt characters', () => {
   it('legacy completions count prompt strings, embeddings count input (token arrays by length)', () => {
     expect(ok('completions', { model: 'm', prompt: 'hello' }).promptChars).toBe(5);
     expect(ok('completions', { model: 'm', prompt: ['ab', 'cde'] }).promptChars).toBe(5);
+    expect(ok('completions', { model: 'm', prompt: [] }).promptChars).toBe(0);
+    // Token prompts, as OpenAI accepts them: a token array counts its length.
+    expect(ok('completions', { model: 'm', prompt: [1, 2, 3] }).promptChars).toBe(3);
+    expect(ok('completions', { model: 'm', prompt: [[1, 2], [3]] }).promptChars).toBe(3);
     expect(ok('embeddings', { model: 'm', input: 'abcdefghi' })).toMatchObject({
       promptChars: 9,
       promptTokens: 3,
@@ -184,6 +188,27 @@ describe('parseRequest: 400s in OpenAI wording', () => {
       { model: 'm', input: [{}] },
       "Invalid type for 'input': expected a string, an array of strings or an array of token arrays, but got an array instead.",
       'input',
+      'invalid_type',
+    ],
+    [
+      'embeddings',
+      { model: 'm', input: Array.from({ length: 2049 }, () => 'a') },
+      "Invalid 'input': array too long. Expected an array with maximum length 2048, but got an array with length 2049 instead.",
+      'input',
+      'array_above_max_length',
+    ],
+    [
+      'embeddings',
+      { model: 'm', input: 'a', dimensions: 3073 },
+      "Invalid 'dimensions': integer above maximum value. Expected a value <= 3072, but got 3073 instead.",
+      'dimensions',
+      'integer_above_max_value',
+    ],
+    [
+      'completions',
+      { model: 'm', prompt: [1, 'a'] },
+      "Invalid type for 'prompt': expected a string, an array of strings, a token array or an array of token arrays, but got an array instead.",
+      'prompt',
       'invalid_type',
     ],
     ['messages', { model: 'c', messages: [{}] }, 'max_tokens: Field required', 'max_tokens', null],

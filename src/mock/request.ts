@@ -1,3 +1,5 @@
+import type { Cost } from './limiter.js';
+
 /**
  * Reading a request body: validation with OpenAI's 400 wording, the prompt size the admission charge is
  * computed from, and a hash of what makes two requests "the same" (so their answers are identical).
@@ -6,7 +8,8 @@
  *   tokens = ceil(promptChars / 4) + n × (max_completion_tokens ?? max_tokens ?? max_output_tokens ?? defaultMaxTokens)
  * with no completion part for embeddings. promptChars counts:
  * - chat: every message's `content` string, or every part's `text` when `content` is an array;
- * - completions: `prompt` (a string or the sum over an array of strings);
+ * - completions: `prompt` (a string, the sum over strings; a token array counts its length, an array
+ *   of token arrays the sum of theirs);
  * - embeddings: `input` (a string, the sum over strings; a token array counts its length);
  * - responses: `instructions` + `input` (a string, or items' `content` strings or parts' `text`);
  * - messages (Anthropic): `system` + every message's `content` as for chat.
@@ -137,6 +140,45 @@ function positiveInteger(
   return value;
 }
 
+/** OpenAI's limit on the inputs of one embeddings request. */
+export const MAX_EMBEDDING_INPUTS = 2048;
+
+/**
+ * The longest vector OpenAI's embedding models return (text-embedding-3-large). With the input limit it
+ * bounds one answer to about 6.3 million floats (135 MB of JSON), which the server survives.
+ */
+export const MAX_EMBEDDING_DIMENSIONS = 3072;
+
+/**
+ * A completions `prompt` or embeddings `input`: a string, strings, a token array, or token arrays. Adds
+ * its characters (a token array counts its length) and answers how many inputs it holds, or
+ * `undefined` when it is none of those (or an empty array).
+ */
+function addInput(prompt: Prompt, input: unknown): number | undefined {
+  if (typeof input === 'string') {
+    addText(prompt, input);
+    return 1;
+  }
+  if (!Array.isArray(input) || input.length === 0) return undefined;
+  if (input.every((s) => typeof s === 'string')) {
+    for (const s of input) addText(prompt, s as string);
+    return input.length;
+  }
+  if (input.every((t) => typeof t === 'number')) {
+    prompt.hash = hashString(prompt.hash, input.join(','));
+    prompt.chars += input.length;
+    return 1;
+  }
+  if (input.every((a) => Array.isArray(a) && a.every((t) => typeof t === 'number'))) {
+    for (const a of input as number[][]) {
+      prompt.hash = hashString(prompt.hash, a.join(','));
+      prompt.chars += a.length;
+    }
+    return input.length;
+  }
+  return undefined;
+}
+
 function isBad(value: unknown): value is BadRequest {
   return typeof value === 'object' && value !== null && (value as BadRequest).bad === true;
 }
@@ -198,37 +240,31 @@ export function parseRequest(
     case 'completions': {
       const p = b['prompt'];
       if (p === undefined || p === null) return missing('prompt');
-      if (typeof p === 'string') addText(prompt, p);
-      else if (Array.isArray(p) && p.every((s) => typeof s === 'string'))
-        for (const s of p) addText(prompt, s as string);
-      else return invalidType('prompt', 'a string or an array of strings', p);
+      // An empty list was always accepted here (as an empty prompt); keep it so.
+      const read = Array.isArray(p) && p.length === 0 ? 0 : addInput(prompt, p);
+      if (read === undefined)
+        return invalidType(
+          'prompt',
+          'a string, an array of strings, a token array or an array of token arrays',
+          p,
+        );
       break;
     }
     case 'embeddings': {
       const input = b['input'];
       if (input === undefined || input === null) return missing('input');
-      if (typeof input === 'string') {
-        addText(prompt, input);
-      } else if (Array.isArray(input) && input.length > 0) {
-        if (input.every((s) => typeof s === 'string')) {
-          for (const s of input) addText(prompt, s as string);
-          inputs = input.length;
-        } else if (input.every((t) => typeof t === 'number')) {
-          prompt.hash = hashString(prompt.hash, input.join(','));
-          prompt.chars += input.length;
-        } else if (input.every((a) => Array.isArray(a) && a.every((t) => typeof t === 'number'))) {
-          for (const a of input as number[][]) {
-            prompt.hash = hashString(prompt.hash, a.join(','));
-            prompt.chars += a.length;
-          }
-          inputs = input.length;
-        } else {
-          return invalidType('input', 'a string, an array of strings or an array of token arrays', input);
-        }
-      } else {
+      const read = addInput(prompt, input);
+      if (read === undefined)
         return invalidType('input', 'a string, an array of strings or an array of token arrays', input);
+      if (read > MAX_EMBEDDING_INPUTS) {
+        return bad(
+          `Invalid 'input': array too long. Expected an array with maximum length ${MAX_EMBEDDING_INPUTS}, but got an array with length ${read} instead.`,
+          'input',
+          'array_above_max_length',
+        );
       }
-      const d = positiveInteger(b, 'dimensions', 8192);
+      inputs = read;
+      const d = positiveInteger(b, 'dimensions', MAX_EMBEDDING_DIMENSIONS);
       if (isBad(d)) return d;
       if (d !== undefined) dimensions = d;
       const format = b['encoding_format'];
@@ -297,6 +333,21 @@ export function parseRequest(
     inputs,
     dimensions,
     base64,
+  };
+}
+
+/**
+ * What a request costs at admission (the charge rule above): 1 request; prompt tokens plus
+ * `n × (its max ?? defaultMaxTokens)` completion tokens, none for embeddings. `inputTokens` and
+ * `outputTokens` split the same figure for Anthropic's limits.
+ */
+export function admissionCost(request: ParsedRequest, defaultMaxTokens: number): Cost {
+  const maxOut = request.endpoint === 'embeddings' ? 0 : request.n * (request.maxTokens ?? defaultMaxTokens);
+  return {
+    requests: 1,
+    tokens: request.promptTokens + maxOut,
+    inputTokens: request.promptTokens,
+    outputTokens: maxOut,
   };
 }
 

@@ -15,15 +15,16 @@ import { anthropicDialect } from './dialects/anthropic.js';
 import { azureDialect } from './dialects/azure.js';
 import { openaiDialect, reply } from './dialects/openai.js';
 import { completionCounts, generate, mulberry32, type Generation } from './generate.js';
-import { Limiter, type Cost, type Decision, type Lane } from './limiter.js';
+import { Limiter, type Decision, type Lane } from './limiter.js';
 import {
+  MAX_TIMER_MS,
   resolveMockOptions,
   type MockFlavor,
   type MockOptions,
   type ResolvedMockOptions,
 } from './options.js';
 import { modelObject, renderJson, renderModels, renderStream, type RenderContext } from './render.js';
-import { isBadRequest, parseRequest, type Endpoint, type ParsedRequest } from './request.js';
+import { admissionCost, isBadRequest, parseRequest, type Endpoint, type ParsedRequest } from './request.js';
 import { StatsRecorder, type MockStats } from './stats.js';
 
 /** A running emulator. */
@@ -126,6 +127,9 @@ class Emulator {
   readonly #limiter: Limiter;
   readonly #stats = new StatsRecorder();
   readonly #textSeed: number;
+  /** `defaultMaxTokens`, at least 1. */
+  readonly #defaultMax: number;
+  readonly #keys: ReadonlySet<string> | undefined;
   readonly #idPrefix = randomBytes(12).toString('hex');
   readonly #timers = new Set<NodeJS.Timeout>();
   #dice: () => number;
@@ -137,6 +141,8 @@ class Emulator {
     this.#dialect = DIALECTS[options.flavor];
     this.#limiter = new Limiter(options);
     this.#textSeed = options.seed ?? 0;
+    this.#defaultMax = Math.max(1, options.defaultMaxTokens);
+    this.#keys = options.keys === undefined ? undefined : new Set(options.keys);
     this.#dice = this.#newDice();
   }
 
@@ -185,12 +191,18 @@ class Emulator {
     });
   }
 
-  /** setTimeout that `close()` can cancel. */
+  /**
+   * setTimeout that `close()` can cancel. A delay beyond what timers accept (latency plus generation
+   * time can add up past it) waits the longest a timer can, instead of firing at once.
+   */
   #later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, ms);
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        fn();
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
     this.#timers.add(timer);
   }
 
@@ -258,7 +270,7 @@ class Emulator {
     req.on('end', () =>
       this.#guard(res, () => {
         if (size > MAX_BODY_BYTES) {
-          stats.errors.notFound += 1;
+          stats.errors.bodyTooLarge += 1;
           return this.#sendError(
             res,
             reply(413, {
@@ -283,7 +295,7 @@ class Emulator {
   }
 
   #authorized(key: string | undefined): boolean {
-    return this.#o.keys === undefined || (key !== undefined && this.#o.keys.has(key));
+    return this.#keys === undefined || (key !== undefined && this.#keys.has(key));
   }
 
   #unauthorized(res: ServerResponse, key: string | undefined): void {
@@ -332,20 +344,14 @@ class Emulator {
 
     const now = o.clock.now();
     const lane = this.#limiter.lane(key ?? '', request.model);
-    const counts = completionCounts(request, this.#textSeed, o.defaultMaxTokens);
+    const counts = completionCounts(request, this.#textSeed, this.#defaultMax, o.maxGeneratedTokens);
     let completionTokens = 0;
     let longest = 0;
     for (const c of counts) {
       completionTokens += c;
       if (c > longest) longest = c;
     }
-    const maxOut = endpoint === 'embeddings' ? 0 : request.n * (request.maxTokens ?? o.defaultMaxTokens);
-    const cost: Cost = {
-      requests: 1,
-      tokens: request.promptTokens + maxOut,
-      inputTokens: request.promptTokens,
-      outputTokens: maxOut,
-    };
+    const cost = admissionCost(request, this.#defaultMax);
     const decision = this.#limiter.admit(lane, cost, request.promptTokens + completionTokens, now);
     if (decision.kind !== 'admitted') return this.#refuse(res, decision, request, lane, now, apiVersion);
 

@@ -31,8 +31,10 @@ export interface MockErrors {
   badRequest: number;
   /** 401. */
   unauthorized: number;
-  /** 404 (unknown path) and 413 (body too large). */
+  /** 404: unknown path or method. */
   notFound: number;
+  /** 413: a request body above 32 MiB. */
+  bodyTooLarge: number;
   /** Injected 500/502/503 (`errorRate`). */
   injected: number;
   /** Connections cut mid-body (`resetRate`). */
@@ -154,5 +156,13 @@ function emptyRejections(): MockRejections {
 }
 
 function emptyErrors(): MockErrors {
-  return { badRequest: 0, unauthorized: 0, notFound: 0, injected: 0, resets: 0, streamCuts: 0 };
+  return {
+    badRequest: 0,
+    unauthorized: 0,
+    notFound: 0,
+    bodyTooLarge: 0,
+    injected: 0,
+    resets: 0,
+    streamCuts: 0,
+  };
 }

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:redis`: admission decisions per second through Redis, from one process and from four
+ * (child processes started together), Sluice's Redis store beside `rate-limiter-flexible`'s
+ * `RateLimiterRedis`, on the same server in the same run; and commands sent per decision.
+ *
+ * By default the benchmark starts its own `redis-server` on a free port (no persistence), so that nothing
+ * else on the machine talks to it; `--url redis://…` uses another. Options: `--quick` (smaller counts),
+ * `--concurrency N` (workers per process, default 64), `--repeats N` (default 3; the median is shown).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { prepare, SCENARIOS, type RunOptions, type RunResult, type Scenario } from './lib/redis-admission.js';
+import { fmt, median } from './lib/stats.js';
+import { table } from './lib/table.js';
+
+interface Args {
+  url: string | undefined;
+  quick: boolean;
+  concurrency: number;
+  repeats: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { url: undefined, quick: false, concurrency: 64, repeats: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value.`);
+      return v;
+    };
+    if (arg === '--quick') args.quick = true;
+    else if (arg === '--url') args.url = value();
+    else if (arg === '--concurrency') args.concurrency = Number(value());
+    else if (arg === '--repeats') args.repeats = Number(value());
+    else throw new Error(`Unknown argument "${arg}". Use --url, --quick, --concurrency N, --repeats N.`);
+  }
+  if (!(args.concurrency >= 1) || !(args.repeats >= 1)) {
+    throw new Error('Expected --concurrency and --repeats to be numbers from 1 up.');
+  }
+  return args;
+}
+
+// --- child process: prepares one scenario, runs it on "go", reports the result ---
+
+interface ChildTask {
+  scenario: Scenario;
+  options: RunOptions;
+}
+
+if (process.env.SLUICE_BENCH_CHILD === '1') {
+  process.once('message', (task: ChildTask) => {
+    void prepare(task.scenario, task.options).then((run) => {
+      process.send!({ ready: true });
+      process.once('message', () => {
+        void run.go().then((result) => {
+          process.send!({ result });
+          process.disconnect();
+        });
+      });
+    });
+  });
+}
+
+function child(task: ChildTask): { proc: ChildProcess; ready: Promise<void>; result: Promise<RunResult> } {
+  const proc = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, SLUICE_BENCH_CHILD: '1' },
+  });
+  let onReady!: () => void;
+  let onResult!: (r: RunResult) => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const result = new Promise<RunResult>((resolve, reject) => {
+    onResult = resolve;
+    proc.once('exit', (code) => code !== 0 && reject(new Error(`bench child exited with ${code}`)));
+  });
+  proc.on('message', (m: { ready?: boolean; result?: RunResult }) => {
+    if (m.ready) onReady();
+    if (m.result) onResult(m.result);
+  });
+  proc.send(task);
+  return { proc, ready, result };
+}
+
+interface Measured {
+  perSecond: number;
+  commandsPerDecision: number;
+}
+
+async function inProcess(scenario: Scenario, options: RunOptions): Promise<Measured> {
+  const run = await prepare(scenario, options);
+  const r = await run.go();
+  return { perSecond: (r.decisions / r.ms) * 1000, commandsPerDecision: r.commands / r.decisions };
+}
+
+async function inChildren(scenario: Scenario, options: RunOptions, count: number): Promise<Measured> {
+  const children = Array.from({ length: count }, () => child({ scenario, options }));
+  await Promise.all(children.map((c) => c.ready));
+  const started = performance.now();
+  for (const c of children) c.proc.send('go');
+  const results = await Promise.all(children.map((c) => c.result));
+  const ms = performance.now() - started;
+  const decisions = results.reduce((s, r) => s + r.decisions, 0);
+  const commands = results.reduce((s, r) => s + r.commands, 0);
+  return { perSecond: (decisions / ms) * 1000, commandsPerDecision: commands / decisions };
+}
+
+async function ownServer(): Promise<{ url: string; stop(): void }> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    proc.once('error', (err) =>
+      reject(new Error(`Could not start redis-server (${err.message}); pass --url.`)),
+    );
+    proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop: () => proc.kill('SIGTERM') };
+}
+
+/** EVALSHA + EVAL calls and the µs Redis spent in them, from INFO commandstats. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const info = await redis.info('commandstats');
+  const out = { calls: 0, usec: 0 };
+  for (const [, , calls, usec] of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/gm)) {
+    out.calls += Number(calls);
+    out.usec += Number(usec);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const server = args.url ? undefined : await ownServer();
+  const url = args.url ?? server!.url;
+  const admin = new Redis(url);
+  const cpus = os.cpus();
+  const info = await admin.info('server');
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+  console.log(
+    `# bench:redis — Node ${process.version}, Redis ${version}${server ? ' (own server, no persistence)' : ''}, ${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}${args.quick ? ' (--quick)' : ''}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at start`,
+  );
+  const n1 = args.quick ? 5000 : 30_000;
+  const n4 = args.quick ? 2500 : 15_000;
+  console.log(
+    `\nOne lane, limits never binding (every decision admits). ${args.concurrency} decisions in flight per process; ${fmt(n1)} timed decisions in one process, ${fmt(n4)} in each of four. Median of ${args.repeats}.\n`,
+  );
+  const rows: string[][] = [];
+  try {
+    for (const scenario of Object.keys(SCENARIOS) as Scenario[]) {
+      const one: Measured[] = [];
+      const four: Measured[] = [];
+      let evalsPerDecision = NaN;
+      const usecPerDecision: number[] = [];
+      for (let r = 0; r < args.repeats; r++) {
+        const prefix = `sluice-bench:${randomBytes(4).toString('hex')}:`;
+        const before = await scriptStats(admin);
+        one.push(await inProcess(scenario, { url, prefix, n: n1, concurrency: args.concurrency }));
+        const after = await scriptStats(admin);
+        // The warm-up ran too: count it in.
+        const decided = n1 + Math.min(2000, n1);
+        evalsPerDecision = (after.calls - before.calls) / decided;
+        usecPerDecision.push((after.usec - before.usec) / decided);
+        four.push(await inChildren(scenario, { url, prefix, n: n4, concurrency: args.concurrency }, 4));
+      }
+      const { library, limits } = SCENARIOS[scenario];
+      rows.push([
+        library,
+        limits,
+        fmt(median(one.map((m) => m.perSecond))),
+        fmt(median(four.map((m) => m.perSecond))),
+        fmt(median(one.map((m) => m.commandsPerDecision)), 2),
+        fmt(evalsPerDecision, 2),
+        fmt(median(usecPerDecision), 1),
+      ]);
+    }
+  } finally {
+    await admin.flushdb();
+    admin.disconnect();
+    server?.stop();
+  }
+  console.log(
+    table(
+      [
+        'library',
+        'limits',
+        { title: 'decisions/s, 1 process', align: 'right' },
+        { title: 'decisions/s, 4 processes', align: 'right' },
+        { title: 'commands sent / decision', align: 'right' },
+        { title: 'scripts run / decision (server)', align: 'right' },
+        { title: 'Redis µs / decision', align: 'right' },
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    '\nRedis µs / decision: time Redis spent running the scripts (INFO commandstats), 1 process. Round trips: every command sent is one request/response exchange with Redis (the auto-pipelining client writes several at once, but each still waits for its own reply). `rate-limiter-flexible` with RPM and TPM sends two, and they are not atomic: a TPM refusal leaves the request counted.',
+  );
+}
+
+if (process.env.SLUICE_BENCH_CHILD !== '1') {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

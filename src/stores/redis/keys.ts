@@ -1,0 +1,23 @@
+/**
+ * Key names. Every key starts with the store's prefix. A lane's keys carry the lane id in a hash tag
+ * (`{…}`), so Redis Cluster keeps all of one lane's keys in one slot and a script may touch them together.
+ *
+ * Lane ids are `upstream | key fingerprint | model`: the fingerprint is 16 hex characters of SHA-256 of
+ * the API key, never the key, so no key name holds key material. Braces and `%` in a lane id are
+ * percent-encoded so that they cannot end the hash tag early.
+ */
+
+/** The hash holding a lane's buckets and cooldown: `<prefix>{<lane>}:state`. */
+export function laneKey(prefix: string, lane: string): string {
+  return `${prefix}{${lane.replace(/[%{}]/g, (c) => encodeURIComponent(c))}}:state`;
+}
+
+/** The sorted set of live store instances (their heartbeats): `<prefix>{instances}`. */
+export function instancesKey(prefix: string): string {
+  return `${prefix}{instances}`;
+}
+
+/** The epoch, which changes when Redis loses its data: `<prefix>{instances}:epoch` (same slot as the set). */
+export function epochKey(prefix: string): string {
+  return `${prefix}{instances}:epoch`;
+}

@@ -1,0 +1,50 @@
+-- adjust: add a delta to buckets of a lane (negative refunds); a level never drops below zero.
+-- Also used to hand back charges made in this process while Redis was unreachable.
+-- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until, ms)
+-- ARGV[1]  the caller's now (epoch ms)
+-- ARGV[2]  time source: 1 = Redis TIME, 0 = ARGV[1]
+-- ARGV[3]  idle ms: the least time the hash lives after a write
+-- ARGV[4]  n, the number of buckets; then 4 values per bucket i (from ARGV[5 + 4 * (i - 1)]):
+--          id, limit (units per window), window ms, delta (units)
+-- Returns  0
+local key = KEYS[1]
+local t = tonumber(ARGV[1])
+if ARGV[2] == '1' then
+  local now = redis.call('TIME')
+  t = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
+end
+local idle = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+
+local writes = {}
+local ttl = idle
+for i = 1, n do
+  local base = 5 + 4 * (i - 1)
+  local id = ARGV[base]
+  local limit = tonumber(ARGV[base + 1])
+  local window = tonumber(ARGV[base + 2])
+  local delta = tonumber(ARGV[base + 3])
+  if delta ~= 0 then
+    local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id)
+    local level = tonumber(stored[1])
+    local at = tonumber(stored[2])
+    if level == nil or at == nil then
+      level = 0
+    else
+      level = math.max(0, level - math.max(0, (t - at) * limit / window))
+    end
+    level = math.max(0, level + delta)
+    writes[#writes + 1] = 'l:' .. id
+    writes[#writes + 1] = level
+    writes[#writes + 1] = 't:' .. id
+    writes[#writes + 1] = t
+    ttl = math.max(ttl, window, level * window / limit)
+  end
+end
+if #writes > 0 then
+  redis.call('HSET', key, unpack(writes))
+  if ttl > redis.call('PTTL', key) then
+    redis.call('PEXPIRE', key, math.ceil(ttl))
+  end
+end
+return 0

@@ -1,0 +1,40 @@
+-- snapshot: read a lane's bucket levels and how long it still cools down. Writes nothing.
+-- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until, ms)
+-- ARGV[1]  the caller's now (epoch ms)
+-- ARGV[2]  time source: 1 = Redis TIME, 0 = ARGV[1]
+-- ARGV[3]  n, the number of buckets; then 3 values per bucket i (from ARGV[4 + 3 * (i - 1)]):
+--          id, limit (units per window), window ms
+-- Returns  {cooldown, level 1, ..., level n} as strings: cooldown = ms the lane still pauses (0 when
+--          not paused), level i = units in use in bucket i now
+local key = KEYS[1]
+local t = tonumber(ARGV[1])
+if ARGV[2] == '1' then
+  local now = redis.call('TIME')
+  t = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
+end
+local n = tonumber(ARGV[3])
+
+local fields = { 'cd' }
+for i = 1, n do
+  local id = ARGV[4 + 3 * (i - 1)]
+  fields[#fields + 1] = 'l:' .. id
+  fields[#fields + 1] = 't:' .. id
+end
+local stored = redis.call('HMGET', key, unpack(fields))
+
+local cd = tonumber(stored[1]) or 0
+local out = { string.format('%.17g', math.max(0, cd - t)) }
+for i = 1, n do
+  local base = 4 + 3 * (i - 1)
+  local limit = tonumber(ARGV[base + 1])
+  local window = tonumber(ARGV[base + 2])
+  local level = tonumber(stored[2 * i])
+  local at = tonumber(stored[2 * i + 1])
+  if level == nil or at == nil then
+    level = 0
+  else
+    level = math.max(0, level - math.max(0, (t - at) * limit / window))
+  end
+  out[#out + 1] = string.format('%.17g', level)
+end
+return out

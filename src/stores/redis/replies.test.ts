@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { bucket, MINUTE_MS } from '../../engine/limits.js';
+import { levelsOf, RESERVE_CODE, RESERVE_LEVEL_SCALE, toReservation, toSnapshot } from './replies.js';
+
+const buckets = [bucket('requests', 60, MINUTE_MS), bucket('tokens', 6000, MINUTE_MS)];
+
+describe('reserve.lua codes', () => {
+  it('maps each code to a Reservation', () => {
+    expect(toReservation([RESERVE_CODE.charged, 0, 0, 1000, 100_000], buckets)).toEqual({
+      ok: true,
+      waitMs: 0,
+    });
+    expect(toReservation([RESERVE_CODE.wait, 1_146_500_000, 2, 1000, 5_900_000], buckets)).toEqual({
+      ok: false,
+      waitMs: 1146.5,
+      blockedBy: 'tokens/60000',
+    });
+    expect(toReservation([RESERVE_CODE.never, 0, 1, 0, 0], buckets)).toEqual({
+      ok: false,
+      waitMs: Infinity,
+      blockedBy: 'requests/60000',
+    });
+    expect(toReservation([RESERVE_CODE.cooldown, 4_000_000_000, 0, 0, 0], buckets)).toEqual({
+      ok: false,
+      waitMs: 4000,
+      blockedBy: 'cooldown',
+    });
+  });
+
+  it('carries the levels after the call, in milli-units', () => {
+    expect(levelsOf([RESERVE_CODE.charged, 0, 0, 1000, 100_250], buckets, 3, RESERVE_LEVEL_SCALE)).toEqual({
+      'requests/60000': 1,
+      'tokens/60000': 100.25,
+    });
+  });
+
+  it('throws on a reply it does not know rather than guessing', () => {
+    expect(() => toReservation([9, '0', 0, '0', '0'], buckets)).toThrow(/does not understand/);
+    expect(() => toReservation([RESERVE_CODE.wait, '10', 3, '0', '0'], buckets)).toThrow(
+      /does not understand/,
+    );
+    expect(() => toReservation('OK', buckets)).toThrow(/does not understand/);
+    expect(() => toReservation([RESERVE_CODE.charged, '0', 0], buckets)).toThrow(/does not understand/);
+  });
+});
+
+describe('snapshot.lua reply', () => {
+  it('turns the cooldown left into the caller clock and reads levels by bucket', () => {
+    expect(toSnapshot(['4000', '1', '250.5'], buckets, 1000)).toEqual({
+      levels: { 'requests/60000': 1, 'tokens/60000': 250.5 },
+      cooldownUntil: 5000,
+    });
+    expect(toSnapshot(['0', '0', '0'], buckets, 1000).cooldownUntil).toBe(0);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The Lua scripts and the one way they are run: EVALSHA with the pinned hash, and on NOSCRIPT (a fresh or
+ * flushed Redis) EVAL with the source, which also puts the script back in Redis's cache. Every call is
+ * bounded by a timeout, so a Redis that stops answering is noticed in milliseconds, not at TCP's pace.
+ *
+ * The sources are read from `lua/` beside this module, which works from `src/` (tsx, vitest) and from
+ * `dist/` (the build copies the folder).
+ */
+import { readFileSync } from 'node:fs';
+import { SCRIPT_SHA1, type ScriptName } from './hashes.js';
+import type { RedisScriptClient } from './client.js';
+
+export interface LuaScript {
+  name: ScriptName;
+  sha1: string;
+  source: string;
+}
+
+/** Reads one script from `lua/<name>.lua`. */
+export function loadScript(name: ScriptName): LuaScript {
+  const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+  return { name, sha1: SCRIPT_SHA1[name], source };
+}
+
+/** Every script, read once when the module loads. */
+export const SCRIPTS: { readonly [K in ScriptName]: LuaScript } = {
+  reserve: loadScript('reserve'),
+  adjust: loadScript('adjust'),
+  raise: loadScript('raise'),
+  cooldown: loadScript('cooldown'),
+  snapshot: loadScript('snapshot'),
+  clear: loadScript('clear'),
+  heartbeat: loadScript('heartbeat'),
+};
+
+/** Thrown when Redis does not answer within the command timeout. */
+export class RedisTimeoutError extends Error {
+  constructor(script: string, ms: number) {
+    super(`Redis did not answer ${script}.lua within ${ms} ms (commandTimeoutMs).`);
+    this.name = 'RedisTimeoutError';
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+function bounded<T>(pending: Promise<T>, ms: number, script: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(script, ms)), ms);
+    pending.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** Runs scripts on one client: one round trip normally, two after Redis lost its script cache. */
+export class ScriptRunner {
+  readonly #client: RedisScriptClient;
+  readonly #timeoutMs: number;
+
+  constructor(client: RedisScriptClient, timeoutMs: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const n = keys.length;
+    try {
+      return await bounded(
+        this.#client.evalsha(script.sha1, n, ...keys, ...args),
+        this.#timeoutMs,
+        script.name,
+      );
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return await bounded(
+        this.#client.eval(script.source, n, ...keys, ...args),
+        this.#timeoutMs,
+        script.name,
+      );
+    }
+  }
+}
