@@ -1,139 +1,85 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { PRIORITIES } from '../engine/events.js';
+import { oneOf, text, whole, type OptionTable, type ResolvedOptions } from '../formats/options.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
-import { ConfigError, FLAVORS, loadConfig, type Flavor, type GatewayConfig } from '../serve/config.js';
-import { GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway.js';
+import { ConfigError, loadConfig, type GatewayConfig } from '../serve/config.js';
 import type { RequestRecord } from '../serve/context.js';
-import { parseBytes, parseDuration } from '../serve/units.js';
+import { startGateway, type Gateway } from '../serve/gateway.js';
+import { GATEWAY_OPTIONS } from '../serve/options.js';
+import { addOptions, resolveFlags } from './options.js';
 
 const OPENAI = 'https://api.openai.com/v1';
 
-interface Flags {
-  port: number;
-  host: string;
-  upstream?: string;
-  flavor?: Flavor;
-  config?: string;
-  redis?: string;
-  rpm?: number;
-  tpm?: number;
-  maxWait?: number;
-  maxBody: number;
-  grace: number;
-  log: 'json' | 'off';
-}
+/** `sluice serve`'s flags: the gateway's own options, and what only the command line has. */
+export const SERVE_FLAGS = {
+  port: GATEWAY_OPTIONS.port,
+  host: GATEWAY_OPTIONS.host,
+  /** The upstream base URL, or `mock` for the built-in emulator. */
+  upstream: text({
+    placeholder: 'url',
+    defaultText: `$OPENAI_BASE_URL, else ${OPENAI}`,
+    help: 'upstream base URL, or "mock" for the built-in emulator',
+  }),
+  flavor: GATEWAY_OPTIONS.flavor,
+  /** The YAML config file: virtual keys, limits, default deadline. */
+  config: text({
+    placeholder: 'file',
+    help: 'YAML file with virtual keys, limits and the default deadline (SIGHUP reloads it)',
+  }),
+  /** Share limits with other gateways and processes through Redis. */
+  redis: text({ placeholder: 'url', help: 'share limits with other gateways and processes through Redis' }),
+  /** Requests per minute per lane. */
+  rpm: whole({ min: 1, defaultText: 'learned', help: 'requests per minute per lane (key and model)' }),
+  /** Tokens per minute per lane. */
+  tpm: whole({ min: 1, defaultText: 'learned', help: 'tokens per minute per lane (key and model)' }),
+  maxWaitMs: GATEWAY_OPTIONS.maxWaitMs,
+  maxBodyBytes: GATEWAY_OPTIONS.maxBodyBytes,
+  graceMs: GATEWAY_OPTIONS.graceMs,
+  /** One line per request on stdout. */
+  log: oneOf(['json', 'off'] as const, {
+    default: 'json',
+    placeholder: 'format',
+    help: 'one JSON line per request on stdout, or off',
+  }),
+} satisfies OptionTable;
 
-function port(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value > 65_535)
-    throw new InvalidArgumentError('Expected a port from 0 to 65535.');
-  return value;
-}
+type Flags = ResolvedOptions<typeof SERVE_FLAGS>;
 
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < 1)
-    throw new InvalidArgumentError('Expected a whole number from 1 up, like 500.');
-  return value;
-}
-
-function duration(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0)
-    throw new InvalidArgumentError('Expected a duration such as 500ms, 30s or 2m.');
-  return ms;
-}
-
-function bytes(text: string): number {
-  const n = parseBytes(text);
-  if (n === undefined || n < 1) throw new InvalidArgumentError('Expected a size such as 512kb, 32mb or 1gb.');
-  return n;
-}
-
-function flavor(text: string): Flavor {
-  if (!(FLAVORS as readonly string[]).includes(text))
-    throw new InvalidArgumentError(`Expected one of ${FLAVORS.join(', ')}.`);
-  return text as Flavor;
-}
-
-/** Registers `sluice serve` (the gateway). */
+/** Registers `sluice serve` (the gateway); its flags come from {@link SERVE_FLAGS}. */
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .summary('run the OpenAI-compatible gateway that paces every service sharing a key')
     .description(
       [
-        'Run an OpenAI-compatible gateway. Every service (any language) points its base URL at it',
-        '(OPENAI_BASE_URL=http://127.0.0.1:8787/v1) and one engine paces them all: requests queue',
-        'instead of failing with 429, by priority (interactive > default > batch) and fair share,',
-        'retried inside the gateway when that is right. Quota errors come back at once.',
-        '',
-        'By default each client sends its own API key, and each key is its own lane. With --config,',
-        'apps get virtual keys, priorities, weights and sub-limits, and the gateway holds the real keys.',
-        '',
-        'Without --upstream, $OPENAI_BASE_URL or $OPENAI_API_KEY, it starts against the built-in',
-        'emulator (--upstream mock), so the dashboard and pacing can be seen with no account.',
-      ].join('\n'),
-    )
-    .option('--port <port>', 'port to listen on (0 picks a free one)', port, GATEWAY_DEFAULTS.port)
-    .option(
-      '--host <host>',
-      'interface to bind; beyond loopback the dashboard needs an admin token',
-      GATEWAY_DEFAULTS.host,
-    )
-    .option(
-      '--upstream <url>',
-      `upstream base URL, or "mock" for the built-in emulator (default: $OPENAI_BASE_URL, else ${OPENAI})`,
-    )
-    .option('--flavor <name>', `upstream dialect: ${FLAVORS.join(', ')} (default: openai)`, flavor)
-    .option(
-      '--config <file>',
-      'YAML file with virtual keys, limits and the default deadline (SIGHUP reloads it)',
-    )
-    .option('--redis <url>', 'share limits with other gateways and processes through Redis')
-    .option('--rpm <n>', 'requests per minute per lane (default: learned from the headers)', positiveInteger)
-    .option('--tpm <n>', 'tokens per minute per lane (default: learned from the headers)', positiveInteger)
-    .option(
-      '--max-wait <duration>',
-      `longest a request waits for admission before a 429 (default: ${GATEWAY_DEFAULTS.maxWaitMs / 1000}s)`,
-      duration,
-    )
-    .option('--max-body <size>', 'request bodies above this get 413', bytes, GATEWAY_DEFAULTS.maxBodyBytes)
-    .option(
-      '--grace <duration>',
-      'on SIGTERM, how long in-flight and queued requests may take',
-      duration,
-      GATEWAY_DEFAULTS.graceMs,
-    )
-    .option(
-      '--log <format>',
-      'one line per request on stdout: json or off',
-      (v) => {
-        if (v !== 'json' && v !== 'off') throw new InvalidArgumentError('Expected json or off.');
-        return v;
-      },
-      'json',
-    )
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Examples:',
-        '  sluice serve --upstream mock                 try it: the emulator, pacing and the dashboard',
-        '  sluice serve                                 forward to api.openai.com; clients send their keys',
-        '  sluice serve --config sluice.yaml --rpm 500  virtual keys and limits from a file',
-        '',
-        'Clients: OPENAI_BASE_URL=http://127.0.0.1:8787/v1; per request, the headers',
-        `x-sluice-priority (${PRIORITIES.join('|')}) and x-sluice-max-wait-ms.`,
-        'Endpoints: /v1/* (and /openai/* for Azure), /healthz, /readyz, /metrics, /dashboard, /api/stats.',
-      ].join('\n'),
-    )
-    .action(async (flags: Flags) => {
-      process.exitCode = await runServe(flags);
-    });
+        'Run an OpenAI-compatible gateway. Every service (any language) points its base URL at it (OPENAI_BASE_URL=http://127.0.0.1:8787/v1) and one engine paces them all: requests queue instead of failing with 429, by priority (interactive > default > batch) and fair share, retried inside the gateway when that is right. Quota errors come back at once.',
+        'By default each client sends its own API key, and each key is its own lane. With --config, apps get virtual keys, priorities, weights and sub-limits, and the gateway holds the real keys.',
+        'Without --upstream, $OPENAI_BASE_URL or $OPENAI_API_KEY, it starts against the built-in emulator (--upstream mock), so the dashboard and pacing can be seen with no account.',
+      ].join('\n\n'),
+    );
+  addOptions(cmd, SERVE_FLAGS).addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  sluice serve --upstream mock                 try it: the emulator, pacing and the dashboard',
+      '  sluice serve                                 forward to api.openai.com; clients send their keys',
+      '  sluice serve --config sluice.yaml --rpm 500  virtual keys and limits from a file',
+      '',
+      'Clients: OPENAI_BASE_URL=http://127.0.0.1:8787/v1; per request, the headers',
+      `x-sluice-priority (${PRIORITIES.join('|')}) and x-sluice-max-wait-ms.`,
+      'Endpoints: /v1/* (and /openai/* for Azure), /healthz, /readyz, /metrics, /dashboard, /api/stats.',
+      'Durations: 500ms, 30s, 2m. Sizes: 512kb, 32mb. Details: docs/serve.md.',
+    ].join('\n'),
+  );
+  cmd.action(async () => {
+    const { input, options } = resolveFlags(cmd, SERVE_FLAGS);
+    // A deadline typed on the command line wins over the config file's; the default does not.
+    process.exitCode = await runServe(options, input.maxWaitMs !== undefined);
+  });
 }
 
-async function runServe(flags: Flags): Promise<number> {
+async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.redis !== undefined) {
     say('sluice serve: --redis is not available in this version yet; run one gateway, or see docs/serve.md.');
@@ -200,8 +146,9 @@ async function runServe(flags: Flags): Promise<number> {
         ...(flags.rpm ? { rpm: flags.rpm } : {}),
         ...(flags.tpm ? { tpm: flags.tpm } : {}),
       },
-      maxBodyBytes: flags.maxBody,
-      ...(flags.maxWait ? { maxWaitMs: flags.maxWait } : {}),
+      maxBodyBytes: flags.maxBodyBytes,
+      graceMs: flags.graceMs,
+      ...(maxWaitGiven ? { maxWaitMs: flags.maxWaitMs } : {}),
       ...(log ? { onRequest: log } : {}),
     });
   } catch (err) {
@@ -233,8 +180,8 @@ async function runServe(flags: Flags): Promise<number> {
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      say(`sluice serve: ${signal}: draining (${gateway.active} in flight, up to ${flags.grace / 1000}s)…`);
-      void gateway.drain(flags.grace).then(async ({ unfinished }) => {
+      say(`sluice serve: ${signal}: draining (${gateway.active} in flight, up to ${flags.graceMs / 1000}s)…`);
+      void gateway.drain().then(async ({ unfinished }) => {
         await mock?.close();
         say(
           unfinished

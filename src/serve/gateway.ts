@@ -8,53 +8,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Engine } from '../engine/engine.js';
-import type { EngineOptions, LimitsConfig } from '../engine/options.js';
+import type { LimitsConfig } from '../engine/options.js';
+import { resolveOptions } from '../formats/options.js';
+import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
 import type { LaneRef } from '../engine/request.js';
-import type { Store } from '../engine/store.js';
-import type { Flavor, GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
 import type { GatewayContext, RequestRecord } from './context.js';
 import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
-
-/** Defaults of {@link GatewayOptions}, in one place. */
-export const GATEWAY_DEFAULTS = {
-  port: 8787,
-  host: '127.0.0.1',
-  flavor: 'openai' as Flavor,
-  /** 32 MiB: above any chat request, below what would hurt the gateway's memory. */
-  maxBodyBytes: 32 * 1024 * 1024,
-  /** Below the usual client and proxy timeouts (60 s), so a request fails clearly rather than by timeout. */
-  maxWaitMs: 50_000,
-  /** SIGTERM: how long in-flight and queued requests may take to finish. */
-  graceMs: 30_000,
-} as const;
-
-export interface GatewayOptions {
-  /** The upstream base URL (`https://api.openai.com/v1`). Clients can never reach another host. */
-  upstream: string;
-  /** @default 'openai' */
-  flavor?: Flavor;
-  /** @default 8787 (0 picks a free port) */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** Limits of every lane, as flags give them; the config file's limits and per-model limits win. */
-  limits?: LimitsConfig;
-  /** The parsed config file: virtual keys, limits, default deadline. */
-  config?: GatewayConfig;
-  /** Where limiter state lives. @default this process's memory */
-  store?: Store;
-  /** Bodies above this get 413. @default 32 MiB */
-  maxBodyBytes?: number;
-  /** Default admission deadline; `x-sluice-max-wait-ms` overrides it per request. @default 50000 */
-  maxWaitMs?: number;
-  /** Extra engine options (tests: clock, retry policy). */
-  engine?: Omit<EngineOptions, 'limits' | 'store'>;
-  /** One record per answered request (logs, metrics). */
-  onRequest?: (record: RequestRecord) => void;
-}
 
 export interface Gateway {
   /** `http://host:port`; clients use `${url}/v1` as their base URL. */
@@ -76,8 +39,9 @@ export interface Gateway {
 /** Extra routes served next to the API (metrics, dashboard, stats). Return false when not handled. */
 export type Routes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
 
-export async function startGateway(options: GatewayOptions, routes?: Routes): Promise<Gateway> {
-  const upstream = new URL(options.upstream);
+export async function startGateway(input: GatewayOptions, routes?: Routes): Promise<Gateway> {
+  const options = resolveOptions(GATEWAY_OPTIONS, input);
+  const upstream = new URL(options.upstream!);
   let config = options.config;
   let keys = new KeyRing(config?.keys ?? []);
   const limitsFor = (lane: LaneRef): LimitsConfig | undefined => {
@@ -95,11 +59,11 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
   const ctx: GatewayContext = {
     engine,
     upstream,
-    flavor: options.flavor ?? config?.flavor ?? GATEWAY_DEFAULTS.flavor,
+    flavor: input.flavor ?? config?.flavor ?? options.flavor,
     client,
     keys: () => keys,
-    maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
-    maxWaitMs: config?.maxWaitMs ?? options.maxWaitMs ?? GATEWAY_DEFAULTS.maxWaitMs,
+    maxBodyBytes: options.maxBodyBytes,
+    maxWaitMs: input.maxWaitMs === undefined ? (config?.maxWaitMs ?? options.maxWaitMs) : options.maxWaitMs,
     record: (record) => options.onRequest?.(record),
     draining: () => draining,
   };
@@ -152,7 +116,7 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? GATEWAY_DEFAULTS.port, options.host ?? GATEWAY_DEFAULTS.host, () => {
+    server.listen(options.port, options.host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -177,7 +141,7 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
       config = next;
       keys = new KeyRing(next?.keys ?? []);
     },
-    async drain(graceMs = GATEWAY_DEFAULTS.graceMs) {
+    async drain(graceMs = options.graceMs) {
       draining = true;
       server.close();
       server.closeIdleConnections();

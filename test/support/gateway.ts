@@ -1,6 +1,7 @@
 /** A gateway in front of an emulator, both on 127.0.0.1 port 0, for tests. */
 import { startMock, type MockOptions, type MockServer } from '../../src/mock/index.js';
-import { startGateway, type Gateway, type GatewayOptions } from '../../src/serve/gateway.js';
+import { startGateway, type Gateway } from '../../src/serve/gateway.js';
+import type { GatewayOptions } from '../../src/serve/options.js';
 import type { RequestRecord } from '../../src/serve/context.js';
 
 export interface GatewayRig {
