@@ -14,7 +14,7 @@ import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
 import type { LaneRef } from '../engine/request.js';
 import type { GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
-import type { GatewayContext, RequestRecord } from './context.js';
+import type { GatewayContext } from './context.js';
 import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
