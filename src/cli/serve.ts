@@ -3,6 +3,7 @@ import { PRIORITIES } from '../engine/events.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
 import { ConfigError, FLAVORS, loadConfig, type Flavor, type GatewayConfig } from '../serve/config.js';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from '../serve/gateway.js';
+import { AdminTokenError, isLoopback, observer } from '../serve/observe/index.js';
 import type { RequestRecord } from '../serve/proxy.js';
 import { parseBytes, parseDuration } from '../serve/units.js';
 
@@ -21,7 +22,10 @@ interface Flags {
   maxBody: number;
   grace: number;
   log: 'json' | 'off';
+  adminTokenEnv: string;
 }
+
+const ADMIN_TOKEN_ENV = 'SLUICE_ADMIN_TOKEN';
 
 function port(text: string): number {
   const value = Number(text);
@@ -106,6 +110,18 @@ export function registerServe(program: Command): void {
       GATEWAY_DEFAULTS.graceMs,
     )
     .option(
+      '--admin-token-env <name>',
+      'environment variable holding the admin token that /dashboard and /api/stats need beyond loopback',
+      (v) => {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))
+          throw new InvalidArgumentError(
+            'Expected the name of an environment variable, like SLUICE_ADMIN_TOKEN.',
+          );
+        return v;
+      },
+      ADMIN_TOKEN_ENV,
+    )
+    .option(
       '--log <format>',
       'one line per request on stdout: json or off',
       (v) => {
@@ -126,6 +142,8 @@ export function registerServe(program: Command): void {
         'Clients: OPENAI_BASE_URL=http://127.0.0.1:8787/v1; per request, the headers',
         `x-sluice-priority (${PRIORITIES.join('|')}) and x-sluice-max-wait-ms.`,
         'Endpoints: /v1/* (and /openai/* for Azure), /healthz, /readyz, /metrics, /dashboard, /api/stats.',
+        `Beyond loopback (--host 0.0.0.0) /dashboard and /api/stats need the token in $${ADMIN_TOKEN_ENV}`,
+        '(or the variable named by --admin-token-env); /metrics stays open.',
       ].join('\n'),
     )
     .action(async (flags: Flags) => {
@@ -137,6 +155,14 @@ async function runServe(flags: Flags): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.redis !== undefined) {
     say('sluice serve: --redis is not available in this version yet; run one gateway, or see docs/serve.md.');
+    return 2;
+  }
+  const adminToken = process.env[flags.adminTokenEnv] || undefined;
+  if (!isLoopback(flags.host) && adminToken === undefined) {
+    say(
+      `sluice serve: --host ${flags.host} is beyond loopback, so /dashboard and /api/stats need an admin token, and $${flags.adminTokenEnv} is not set.`,
+    );
+    say(`  Set one (export ${flags.adminTokenEnv}=$(openssl rand -hex 32)), or bind --host 127.0.0.1.`);
     return 2;
   }
   let config: GatewayConfig | undefined;
@@ -203,8 +229,17 @@ async function runServe(flags: Flags): Promise<number> {
       maxBodyBytes: flags.maxBody,
       ...(flags.maxWait ? { maxWaitMs: flags.maxWait } : {}),
       ...(log ? { onRequest: log } : {}),
+      observe: observer({
+        ...(adminToken ? { adminToken } : {}),
+        adminTokenSource: `$${flags.adminTokenEnv}`,
+      }),
     });
   } catch (err) {
+    if (err instanceof AdminTokenError) {
+      say(`sluice serve: ${err.message}`);
+      await mock?.close();
+      return 2;
+    }
     const code = (err as NodeJS.ErrnoException).code;
     say(
       code === 'EADDRINUSE'
@@ -216,6 +251,11 @@ async function runServe(flags: Flags): Promise<number> {
   }
   say(`sluice serve: listening on ${gateway.url} → ${mock ? 'the emulator' : upstream}`);
   say(`  clients: OPENAI_BASE_URL=${gateway.url}/v1`);
+  say(
+    adminToken && !isLoopback(flags.host)
+      ? `  dashboard: ${gateway.url}/dashboard?token=<$${flags.adminTokenEnv}> (once; a cookie keeps it)`
+      : `  dashboard: ${gateway.url}/dashboard   metrics: ${gateway.url}/metrics`,
+  );
 
   if (flags.config) {
     process.on('SIGHUP', () => {

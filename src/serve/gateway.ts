@@ -3,7 +3,7 @@
  * share one engine — one set of limits, one queue with priorities, one cooldown per lane.
  *
  * Routes: `/v1/*` (and `/openai/*` for Azure) go upstream through the engine; `/healthz`, `/readyz`;
- * `/metrics`, `/dashboard` and `/api/stats` come from the observer (see `observe.ts`).
+ * `/metrics`, `/dashboard` and `/api/stats` come from the observer (`observe/`, given as `observe`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +50,28 @@ export interface GatewayOptions {
   engine?: Omit<EngineOptions, 'limits' | 'store'>;
   /** One record per answered request (logs, metrics). */
   onRequest?: (record: RequestRecord) => void;
+  /**
+   * Builds what watches the gateway (metrics, stats, dashboard: `observer()` from `./observe/index.js`)
+   * once the engine exists and before the gateway binds, so a refusal (no admin token) binds nothing.
+   */
+  observe?: (gateway: ObservedGateway) => GatewayObserver;
+}
+
+/** What an observer is given to watch. */
+export interface ObservedGateway {
+  readonly engine: Engine;
+  /** The interface the gateway binds (loopback or not decides whether admin routes need a token). */
+  readonly host: string;
+  readonly upstream: URL;
+  /** The config in force now (it changes on reload). */
+  config(): GatewayConfig | undefined;
+}
+
+/** Serves extra routes and hears every answered request; closed with the gateway. */
+export interface GatewayObserver {
+  routes: Routes;
+  onRequest(record: RequestRecord): void;
+  close(): void;
 }
 
 export interface Gateway {
@@ -85,6 +107,12 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
     limits: limitsFor,
     ...(options.store ? { store: options.store } : {}),
   });
+  const observed = options.observe?.({
+    engine,
+    host: options.host ?? GATEWAY_DEFAULTS.host,
+    upstream,
+    config: () => config,
+  });
   const client: UpstreamClient = upstreamClient();
   const inFlight = new Set<AbortController>();
   let draining = false;
@@ -97,7 +125,10 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
     keys: () => keys,
     maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
     maxWaitMs: config?.maxWaitMs ?? options.maxWaitMs ?? GATEWAY_DEFAULTS.maxWaitMs,
-    record: (record) => options.onRequest?.(record),
+    record: (record) => {
+      observed?.onRequest(record);
+      options.onRequest?.(record);
+    },
     draining: () => draining,
   };
 
@@ -113,6 +144,7 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
       return void handle(req, res);
     }
     void (async () => {
+      if (observed && (await observed.routes(req, res, path))) return;
       if (routes && (await routes(req, res, path))) return;
       writeJson(res, 404, {
         error: {
@@ -155,11 +187,16 @@ export async function startGateway(options: GatewayOptions, routes?: Routes): Pr
       server.off('error', reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    observed?.close();
+    client.close();
+    throw err;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const closeAll = async () => {
+    observed?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     client.close();
