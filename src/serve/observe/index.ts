@@ -109,12 +109,12 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
       return appNames;
     };
 
-    // One snapshot per second, however many pages watch.
-    let cached: { second: number; value: Promise<StatsSnapshot> } | undefined;
+    // One snapshot per interval, however many pages watch.
+    let cached: { tick: number; value: Promise<StatsSnapshot> } | undefined;
     const snapshot = (): Promise<StatsSnapshot> => {
       const now = clock.now();
-      const second = Math.floor(now / 1000);
-      if (cached?.second === second) return cached.value;
+      const tick = Math.floor(now / o.intervalMs);
+      if (cached?.tick === tick) return cached.value;
       const value = engine.stats().then((stats) =>
         tracker.snapshot(
           stats,
@@ -128,7 +128,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
           apps(),
         ),
       );
-      cached = { second, value };
+      cached = { tick, value };
       value.catch(() => {
         if (cached?.value === value) cached = undefined;
       });

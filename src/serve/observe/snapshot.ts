@@ -53,6 +53,8 @@ export interface LaneSnapshot {
   model: string;
   /** The key's fingerprint (16 hex digits of its SHA-256), never the key. */
   key: string;
+  /** Apps (virtual keys) whose requests ran on this lane since start. */
+  apps: string[];
   mode: LaneMode;
   /** The lane's effective limits as the engine applies them (configured ∩ learned); absent = unknown. */
   limits: { rpm?: number; tpm?: number; rpd?: number; tpd?: number };

@@ -51,6 +51,8 @@ class LaneTrack {
   readonly waitCount: Record<Priority, CounterSeries>;
   readonly waitMax: Record<Priority, CounterSeries>;
   readonly depth = byPriority(() => 0);
+  /** Apps (virtual keys) whose requests ran on the lane. */
+  readonly apps = new Set<string>();
   totals = { rateLimited: 0, retries: 0, errors: 0 };
   lastSeen = 0;
 
@@ -184,6 +186,7 @@ export class Tracker {
       this.#errors.add(now);
     }
     const lane = record.lane === undefined ? undefined : this.#lane(record.lane, now);
+    if (lane && record.app !== undefined) lane.apps.add(record.app);
     if (lane && error) {
       lane.totals.errors++;
       lane.errors.add(now);
@@ -291,6 +294,7 @@ export class Tracker {
       upstream,
       model: s.model,
       key,
+      apps: track ? [...track.apps] : [],
       mode: laneMode(s, now, this.#trips.get(s.lane)),
       limits,
       buckets: s.buckets.map((b) => ({
@@ -421,7 +425,12 @@ function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** Removes anything shaped like an API key from a message before it is shown or exported. */
+const MAX_REASON = 500;
+
+/** Removes anything shaped like an API key from a message before it is shown or exported; cuts it short. */
 export function redact(text: string): string {
-  return text.replace(/\b(sk|key|rk|pk)[-_][A-Za-z0-9_*-]{6,}/g, '[redacted]').slice(0, 300);
+  const clean = text.replace(/\b(sk|key|rk|pk)[-_][A-Za-z0-9_*-]{6,}/g, '[redacted]');
+  if (clean.length <= MAX_REASON) return clean;
+  const cut = clean.slice(0, MAX_REASON);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), MAX_REASON - 40))}…`;
 }
