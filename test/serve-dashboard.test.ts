@@ -73,7 +73,11 @@ const valueOf = (page: Page, testid: string) =>
     Number((el as HTMLElement).dataset.value),
   );
 
-/** Pixels of the busy lane's requests chart drawn in the requests colour (the series line and its fill). */
+/**
+ * The pixels of the busy lane's requests chart drawn in the requests colour (its line and fill): how
+ * many, and a checksum of where they are, which changes when the line does (not when only the axis
+ * labels do).
+ */
 const seriesPixels = (page: Page) =>
   page
     .locator('.lane', { hasText: 'checkout' })
@@ -84,13 +88,17 @@ const seriesPixels = (page: Page) =>
       const v = parseInt(css.slice(1), 16);
       const [r, g, b] = [v >> 16, (v >> 8) & 255, v & 255];
       const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
+      let count = 0;
+      let where = 0;
       for (let i = 0; i < data.length; i += 4) {
         const near =
           Math.abs(data[i]! - r) < 30 && Math.abs(data[i + 1]! - g) < 30 && Math.abs(data[i + 2]! - b) < 30;
-        if (near && data[i + 3]! > 200) n++;
+        if (near && data[i + 3]! > 200) {
+          count++;
+          where = (where * 31 + i) % 1_000_000_007;
+        }
       }
-      return n;
+      return { count, where };
     });
 
 describe('the dashboard in a browser', () => {
@@ -139,18 +147,23 @@ describe('the dashboard in a browser', () => {
         const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
         const problems: string[] = [];
         page.on('pageerror', (err) => problems.push(err.message));
+        // Content-Security-Policy refusals and failed loads show up as console errors.
+        page.on('console', (m) => {
+          if (m.type() === 'error') problems.push(m.text());
+        });
         await page.goto(`${o.url}/dashboard`);
         await page.waitForSelector('.conn[data-state="live"]');
         await page.waitForFunction(() => document.querySelectorAll('.lane canvas').length >= 6);
 
         const first = await valueOf(page, 'kpi-rpm');
-        const pixelsBefore = await seriesPixels(page);
+        const before = await seriesPixels(page);
         await expect
           .poll(() => valueOf(page, 'kpi-rpm'), { timeout: 20_000, interval: 500 })
           .toBeGreaterThan(first);
         await expect
-          .poll(() => seriesPixels(page), { timeout: 20_000, interval: 500 })
-          .toBeGreaterThan(pixelsBefore);
+          .poll(async () => (await seriesPixels(page)).where, { timeout: 20_000, interval: 500 })
+          .not.toBe(before.where);
+        expect((await seriesPixels(page)).count).toBeGreaterThan(200);
         expect(await valueOf(page, 'kpi-tpm')).toBeGreaterThan(0);
 
         const badges = await page.$$eval('.lane .badge', (els) => els.map((e) => e.textContent ?? ''));

@@ -140,7 +140,7 @@ describe('sluice serve --host 0.0.0.0', () => {
     expect(stderr).toContain('--host 127.0.0.1');
   });
 
-  it('starts with the token from --admin-token-env, guards /api/stats with it and never prints it', async () => {
+  it('starts with the token from --admin-token-env, guards /api/stats with it, serves the dashboard from dist and never prints the token', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -170,7 +170,14 @@ describe('sluice serve --host 0.0.0.0', () => {
       });
       const url = `http://127.0.0.1:${port}/api/stats`;
       expect((await fetch(url)).status).toBe(401);
-      expect((await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+      expect((await fetch(url, auth)).status).toBe(200);
+      // Served from dist/: the copied page files and uPlot resolved from the package.
+      const base = `http://127.0.0.1:${port}/dashboard`;
+      expect((await fetch(base, auth)).status).toBe(200);
+      const uplot = await fetch(`${base}/uplot.js`, auth);
+      expect(uplot.status).toBe(200);
+      expect(await uplot.text()).toContain('uPlot');
       expect(output).toContain('$OPS_TOKEN');
       expect(output).not.toContain(TOKEN);
     } finally {
