@@ -16,7 +16,7 @@ import { AdminGuard } from './auth.js';
 import { GatewayMetrics } from './metrics.js';
 import type { StatsSnapshot } from './snapshot.js';
 import { streamSnapshots, wantsStream } from './sse.js';
-import { Tracker } from './tracker.js';
+import { Tracker, type AppInfo } from './tracker.js';
 
 export type { LaneMode } from './mode.js';
 export type { AppSnapshot, LaneSnapshot, PriorityQueue, StatsSnapshot } from './snapshot.js';
@@ -97,16 +97,15 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
     const streams = new Set<AbortController>();
     const stop = new AbortController();
 
-    const apps = () => (gateway.config()?.keys ?? []).map((k) => ({ name: k.name, priority: k.priority }));
-    let appNames = new Set<string>();
-    let appsOf: unknown;
-    const configuredApps = (): ReadonlySet<string> => {
+    // The apps of the config in force (it changes on reload), read again only when it does.
+    let appsOf: { config: unknown; list: AppInfo[]; names: ReadonlySet<string> } | undefined;
+    const apps = () => {
       const config = gateway.config();
-      if (config !== appsOf) {
-        appsOf = config;
-        appNames = new Set((config?.keys ?? []).map((k) => k.name));
+      if (!appsOf || appsOf.config !== config) {
+        const list = (config?.keys ?? []).map((k) => ({ name: k.name, priority: k.priority }));
+        appsOf = { config, list, names: new Set(list.map((a) => a.name)) };
       }
-      return appNames;
+      return appsOf;
     };
 
     // One snapshot per interval, however many pages watch.
@@ -125,7 +124,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
             startedAt,
             virtualKeys: (gateway.config()?.keys.length ?? 0) > 0,
           },
-          apps(),
+          apps().list,
         ),
       );
       cached = { tick, value };
@@ -217,7 +216,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
       snapshot,
       onRequest(record: RequestRecord) {
         tracker.onRecord(record, clock.now());
-        metrics.onRecord(record, configuredApps());
+        metrics.onRecord(record, apps().names);
       },
       close() {
         stop.abort();

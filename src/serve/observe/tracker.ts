@@ -8,7 +8,8 @@ import type { LaneStats } from '../../engine/engine.js';
 import { PRIORITIES, type Priority, type SluiceEvent } from '../../engine/events.js';
 import type { RequestRecord } from '../proxy.js';
 import { laneMode, type TripNote } from './mode.js';
-import { CounterSeries, GaugeSeries } from './series.js';
+import { CounterSeries } from './series.js';
+import { AppTrack, byPriority, LaneTrack, SLACK } from './tracks.js';
 import type { AppSnapshot, LaneSnapshot, PriorityQueue, StatsSnapshot } from './snapshot.js';
 
 export interface TrackerOptions {
@@ -32,58 +33,6 @@ export interface AppInfo {
 type Recorded = RequestRecord & { tokens?: number };
 
 const MINUTE = 60;
-/** Counter slots beyond the history: a per-minute point at the oldest second needs the minute before. */
-const SLACK = MINUTE;
-
-const byPriority = <T>(make: (priority: Priority) => T): Record<Priority, T> =>
-  Object.fromEntries(PRIORITIES.map((p) => [p, make(p)])) as Record<Priority, T>;
-
-class LaneTrack {
-  readonly requests: CounterSeries;
-  readonly tokens: CounterSeries;
-  readonly rateLimited: CounterSeries;
-  readonly retries: CounterSeries;
-  readonly errors: CounterSeries;
-  readonly rpmLimit: GaugeSeries;
-  readonly tpmLimit: GaugeSeries;
-  readonly depthSeries: Record<Priority, GaugeSeries>;
-  readonly waitSum: Record<Priority, CounterSeries>;
-  readonly waitCount: Record<Priority, CounterSeries>;
-  readonly waitMax: Record<Priority, CounterSeries>;
-  readonly depth = byPriority(() => 0);
-  /** Apps (virtual keys) whose requests ran on the lane. */
-  readonly apps = new Set<string>();
-  totals = { rateLimited: 0, retries: 0, errors: 0 };
-  lastSeen = 0;
-
-  constructor(history: number) {
-    const counter = () => new CounterSeries(history + SLACK);
-    const gauge = () => new GaugeSeries(history);
-    this.requests = counter();
-    this.tokens = counter();
-    this.rateLimited = counter();
-    this.retries = counter();
-    this.errors = counter();
-    this.rpmLimit = gauge();
-    this.tpmLimit = gauge();
-    this.depthSeries = byPriority(gauge);
-    this.waitSum = byPriority(counter);
-    this.waitCount = byPriority(counter);
-    this.waitMax = byPriority(counter);
-  }
-}
-
-class AppTrack {
-  readonly requests: CounterSeries;
-  readonly errors: CounterSeries;
-  totals = { requests: 0, errors: 0 };
-  tokens: number | null = null;
-
-  constructor(history: number) {
-    this.requests = new CounterSeries(history + SLACK);
-    this.errors = new CounterSeries(history + SLACK);
-  }
-}
 
 interface Pending {
   lane: string;
