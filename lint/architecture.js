@@ -33,7 +33,8 @@ function zoneOf(/** @type {string} */ path) {
   const rel = relative(SRC, path);
   if (rel.startsWith('..') || rel === '') return undefined;
   const parts = rel.split(sep);
-  return parts.length === 1 ? parts[0] : `${parts[0]}/`;
+  // Imports name the compiled file (`../version.js`); the table names the source (`version.ts`).
+  return parts.length === 1 ? parts[0].replace(/\.js$/, '.ts') : `${parts[0]}/`;
 }
 
 /** @type {import('eslint').Rule.RuleModule} */

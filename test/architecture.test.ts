@@ -76,6 +76,11 @@ describe('the import table as lint', () => {
       "import { json } from '../../test/support/server.js';",
     ],
     ['a folder importing itself', 'src/mock/dialects/fixture.ts', "import { x } from '../server.js';"],
+    [
+      'a shell importing a top-level file it may import by its compiled name (version.ts as ../version.js)',
+      'src/serve/observe/fixture.ts',
+      "import { VERSION } from '../../version.js';",
+    ],
   ])('allows %s', async (_name, file, code) => {
     expect(await problems(file, code)).toEqual([]);
   });

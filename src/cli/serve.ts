@@ -5,6 +5,7 @@ import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../m
 import { ConfigError, loadConfig, type GatewayConfig } from '../serve/config.js';
 import type { RequestRecord } from '../serve/context.js';
 import { startGateway, type Gateway } from '../serve/gateway.js';
+import { AdminTokenError, isLoopback, observer } from '../serve/observe/index.js';
 import { GATEWAY_OPTIONS } from '../serve/options.js';
 import { addOptions, resolveFlags } from './options.js';
 
@@ -35,6 +36,12 @@ export const SERVE_FLAGS = {
   maxWaitMs: GATEWAY_OPTIONS.maxWaitMs,
   maxBodyBytes: GATEWAY_OPTIONS.maxBodyBytes,
   graceMs: GATEWAY_OPTIONS.graceMs,
+  /** The environment variable that holds the admin token (needed for the dashboard beyond loopback). */
+  adminTokenEnv: text({
+    default: 'SLUICE_ADMIN_TOKEN',
+    placeholder: 'name',
+    help: 'environment variable holding the admin token for /dashboard and /api/stats beyond loopback',
+  }),
   /** One line per request on stdout. */
   log: oneOf(['json', 'off'] as const, {
     default: 'json',
@@ -83,6 +90,14 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.redis !== undefined) {
     say('sluice serve: --redis is not available in this version yet; run one gateway, or see docs/serve.md.');
+    return 2;
+  }
+  const adminToken = process.env[flags.adminTokenEnv] || undefined;
+  if (!isLoopback(flags.host) && adminToken === undefined) {
+    say(
+      `sluice serve: --host ${flags.host} is beyond loopback, so /dashboard and /api/stats need an admin token, and $${flags.adminTokenEnv} is not set.`,
+    );
+    say(`  Set one (export ${flags.adminTokenEnv}=$(openssl rand -hex 32)), or bind --host 127.0.0.1.`);
     return 2;
   }
   let config: GatewayConfig | undefined;
@@ -150,8 +165,17 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       graceMs: flags.graceMs,
       ...(maxWaitGiven ? { maxWaitMs: flags.maxWaitMs } : {}),
       ...(log ? { onRequest: log } : {}),
+      observe: observer({
+        ...(adminToken ? { adminToken } : {}),
+        adminTokenSource: `$${flags.adminTokenEnv}`,
+      }),
     });
   } catch (err) {
+    if (err instanceof AdminTokenError) {
+      say(`sluice serve: ${err.message}`);
+      await mock?.close();
+      return 2;
+    }
     const code = (err as NodeJS.ErrnoException).code;
     say(
       code === 'EADDRINUSE'
@@ -163,6 +187,11 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
   }
   say(`sluice serve: listening on ${gateway.url} → ${mock ? 'the emulator' : upstream}`);
   say(`  clients: OPENAI_BASE_URL=${gateway.url}/v1`);
+  say(
+    adminToken && !isLoopback(flags.host)
+      ? `  dashboard: ${gateway.url}/dashboard?token=<$${flags.adminTokenEnv}> (once; a cookie keeps it)`
+      : `  dashboard: ${gateway.url}/dashboard   metrics: ${gateway.url}/metrics`,
+  );
 
   if (flags.config) {
     process.on('SIGHUP', () => {

@@ -3,7 +3,7 @@
  * share one engine — one set of limits, one queue with priorities, one cooldown per lane.
  *
  * Routes: `/v1/*` (and `/openai/*` for Azure) go upstream through the engine; `/healthz`, `/readyz`;
- * `/metrics`, `/dashboard` and `/api/stats` come from the observer (see `observe.ts`).
+ * `/metrics`, `/dashboard` and `/api/stats` come from the observer (`observe/`, given as `observe`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,10 +14,27 @@ import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
 import type { LaneRef } from '../engine/request.js';
 import type { GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
-import type { GatewayContext } from './context.js';
+import type { GatewayContext, RequestRecord } from './context.js';
 import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
+
+/** What an observer is given to watch. */
+export interface ObservedGateway {
+  readonly engine: Engine;
+  /** The interface the gateway binds (loopback or not decides whether admin routes need a token). */
+  readonly host: string;
+  readonly upstream: URL;
+  /** The config in force now (it changes on reload). */
+  config(): GatewayConfig | undefined;
+}
+
+/** Serves extra routes and hears every answered request; closed with the gateway. */
+export interface GatewayObserver {
+  routes: Routes;
+  onRequest(record: RequestRecord): void;
+  close(): void;
+}
 
 export interface Gateway {
   /** `http://host:port`; clients use `${url}/v1` as their base URL. */
@@ -53,6 +70,12 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     limits: limitsFor,
     ...(options.store ? { store: options.store } : {}),
   });
+  const observed = options.observe?.({
+    engine,
+    host: options.host,
+    upstream,
+    config: () => config,
+  });
   const client: UpstreamClient = upstreamClient();
   let draining = false;
 
@@ -64,7 +87,10 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     keys: () => keys,
     maxBodyBytes: options.maxBodyBytes,
     maxWaitMs: input.maxWaitMs === undefined ? (config?.maxWaitMs ?? options.maxWaitMs) : options.maxWaitMs,
-    record: (record) => options.onRequest?.(record),
+    record: (record) => {
+      observed?.onRequest(record);
+      options.onRequest?.(record);
+    },
     draining: () => draining,
   };
 
@@ -80,6 +106,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
       return void handle(req, res);
     }
     void (async () => {
+      if (observed && (await observed.routes(req, res, path))) return;
       if (routes && (await routes(req, res, path))) return;
       writeJson(res, 404, {
         error: {
@@ -120,11 +147,16 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
       server.off('error', reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    observed?.close();
+    client.close();
+    throw err;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const closeAll = async () => {
+    observed?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     client.close();

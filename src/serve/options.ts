@@ -18,6 +18,7 @@ import {
 } from '../formats/options.js';
 import { FLAVORS, type GatewayConfig } from './config.js';
 import type { RequestRecord } from './context.js';
+import type { GatewayObserver, ObservedGateway } from './gateway.js';
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFunction = (v: unknown): v is (record: RequestRecord) => void => typeof v === 'function';
@@ -100,6 +101,14 @@ export const GATEWAY_OPTIONS = {
   }),
   /** Called with one record per answered request (logs, metrics). Never holds a key or a prompt. */
   onRequest: custom(isFunction, { expected: 'a function', help: 'one record per answered request' }),
+  /**
+   * Builds what watches the gateway (metrics, stats, dashboard: `observer()` from `./observe/index.js`)
+   * once the engine exists and before the gateway binds, so a refusal (no admin token) binds nothing.
+   */
+  observe: custom((v): v is (gateway: ObservedGateway) => GatewayObserver => typeof v === 'function', {
+    expected: 'a function such as observer()',
+    help: 'what watches the gateway: metrics, stats, dashboard',
+  }),
 } satisfies OptionTable;
 
 export type GatewayOptions = OptionsInput<typeof GATEWAY_OPTIONS> & { upstream: string };
