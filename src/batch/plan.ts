@@ -6,7 +6,7 @@ import { estimateCost } from '../engine/cost.js';
 import { LineChecker, readLines, type BadLine } from './input.js';
 import { formatCount, formatDuration } from './progress.js';
 import { loadResumeState } from './resume.js';
-import { BATCH_DEFAULTS } from './runner.js';
+import { BATCH_DEFAULTS } from './options.js';
 
 export interface PlanOptions {
   input: string;
@@ -50,6 +50,7 @@ export interface BatchPlan {
   tpm: number | undefined;
 }
 
+/** Reads the whole input (and, with `resume`, the earlier run's files; a file that is not one is refused with a `BatchSetupError`). */
 export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
   let checker = new LineChecker();
   if ((options.resume || options.retryFailed) && options.output !== undefined) {
