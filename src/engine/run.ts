@@ -8,7 +8,7 @@ import type { ErrorCode } from './errors.js';
 import type { EngineContext } from './context.js';
 import type { Priority } from './events.js';
 import type { Lane } from './lane.js';
-import type { AttemptResult, EngineRequest } from './request.js';
+import { admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
 import type { Tenant } from './tenant.js';
 import type { Classification, ServerView } from './types.js';
 
@@ -70,8 +70,7 @@ export class Run<T> {
     this.tenantState = tenantState;
     this.start = ctx.clock.now();
     this.maxWaitMs = request.maxWaitMs ?? ctx.maxWaitMs;
-    const c = request.cost;
-    this.estimatedTokens = c.promptTokens + (c.maxGiven ? c.completionTokens : c.n * lane.typicalCompletion);
+    this.estimatedTokens = admittedTokens(request.cost, lane.typicalCompletion);
     this.cost = { requests: 1, tokens: this.estimatedTokens };
     this.priority = request.priority ?? 'default';
     this.tenant = request.tenant ?? 'default';
