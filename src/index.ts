@@ -18,8 +18,15 @@ export type {
   Execution,
   LaneRef,
 } from './engine/request.js';
-export { ENGINE_DEFAULTS, type EngineOptions, type LimitsConfig, type Settlement } from './engine/options.js';
-export type { LaneMode, LaneStats } from './engine/lane.js';
+export {
+  ENGINE_DEFAULTS,
+  type EngineOptions,
+  type LimitsConfig,
+  type Settlement,
+  type TenantLimitsFunction,
+} from './engine/options.js';
+export type { BucketStats, LaneMode, LaneStats } from './engine/lane.js';
+export type { TenantStats } from './engine/tenant.js';
 export { laneId, parseLaneId } from './engine/lane-id.js';
 export {
   SluiceError,

@@ -4,10 +4,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { httpTransport, type Transport } from '../src/batch/http.js';
 import { planBatch } from '../src/batch/plan.js';
 import { BatchRun, runBatch, type BatchOptions } from '../src/batch/runner.js';
 import { startMock, type MockOptions, type MockServer } from '../src/mock/index.js';
-import { chatLine, idCounts, readJsonl, tempDir, writeInput } from './support/batch.js';
+import { chatLine, idCounts, readJsonl, tempDir, TimerClock, until, writeInput } from './support/batch.js';
 import { json, startServer, type TestServer } from './support/server.js';
 
 const open: { close(): Promise<void> }[] = [];
@@ -44,6 +45,41 @@ function setup(count: number, base: string, extra: Partial<BatchOptions> = {}) {
   return { dir, input, output, errors, logs, options };
 }
 
+/** The real transport, counting the requests on the wire. */
+function countingTransport(): { transport: Transport; inFlight: () => number } {
+  const http = httpTransport({ maxSockets: 256 });
+  open.push({ close: async () => http.close() });
+  let inFlight = 0;
+  const transport: Transport = async (url, post) => {
+    inFlight++;
+    try {
+      return await http(url, post);
+    } finally {
+      inFlight--;
+    }
+  };
+  return { transport, inFlight: () => inFlight };
+}
+
+/**
+ * Moves `clock` in 5 ms steps while nothing is on the wire, until `work` settles (or `pause()` holds);
+ * resolves with `work`'s result.
+ */
+async function drive<T>(
+  clock: TimerClock,
+  wire: { inFlight: () => number },
+  work: Promise<T>,
+  pause: () => boolean = () => false,
+): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => (settled = true));
+  while (!settled && !pause()) {
+    if (wire.inFlight() === 0) await clock.advance(5);
+    else await new Promise((r) => setTimeout(r, 1));
+  }
+  return done;
+}
+
 /** Every line's custom_id appears exactly once across the two files. */
 function expectEachOnce(count: number, output: string, errors: string): void {
   const counts = idCounts(output, errors);
@@ -53,19 +89,26 @@ function expectEachOnce(count: number, output: string, errors: string): void {
 
 describe('sluice batch (runner)', () => {
   it('finishes every line under tight limits, paced rather than refused (given limits)', async () => {
-    const m = await mock({ rpm: 1800, tpm: 0, burstSeconds: 1 });
-    const t = setup(90, m.url, { rpm: 1800 });
-    const start = Date.now();
-    const s = await runBatch(t.options);
-    const wall = Date.now() - start;
+    // The runner and the emulator share one clock, moved only while nothing is on the wire: the time
+    // taken is the limiter's schedule alone, whatever the machine's load.
+    const clock = new TimerClock(1_700_000_000_000);
+    const m = await mock({ rpm: 1800, tpm: 0, burstSeconds: 1, clock });
+    const wire = countingTransport();
+    const t = setup(90, m.url, { rpm: 1800, transport: wire.transport, engine: { clock } });
+    const start = clock.now();
+    const s = await drive(clock, wire, runBatch(t.options));
+    const wall = clock.now() - start;
     expect(s).toMatchObject({ succeeded: 90, failed: 0, bad: 0, exitCode: 0 });
     expect(readJsonl(t.output)).toHaveLength(90);
     expect(readJsonl(t.errors)).toHaveLength(0);
     // The emulator shares this process's event loop, so arrivals lag admissions a little: allow a few.
     expect(m.stats().rejected.total).toBeLessThanOrEqual(9);
+    // On one clock they do not lag at all: the emulator never refused one.
+    expect(m.stats().rejected.total).toBe(0);
     // 30 at once (1 s burst), then 30/s: (90 − 30) / 30 = 2 s at least, and not much more.
     expect(wall).toBeGreaterThan(1800);
     expect(wall).toBeLessThan(4000);
+    expect(wall).toBeLessThan(2300);
     const first = readJsonl(t.output)[0]!;
     expect(first.id).toMatch(/^batch_req_[0-9a-f]{32}$/);
     expect(first.error).toBeNull();
@@ -73,11 +116,15 @@ describe('sluice batch (runner)', () => {
   });
 
   it('learns the limits from the headers when none are given', async () => {
-    const m = await mock({ rpm: 1800, tpm: 0, burstSeconds: 1 });
-    const t = setup(90, m.url);
-    const s = await runBatch(t.options);
+    const clock = new TimerClock(1_700_000_000_000);
+    const m = await mock({ rpm: 1800, tpm: 0, burstSeconds: 1, clock });
+    const wire = countingTransport();
+    const t = setup(90, m.url, { transport: wire.transport, engine: { clock } });
+    const s = await drive(clock, wire, runBatch(t.options));
     expect(s).toMatchObject({ succeeded: 90, exitCode: 0 });
     expect(m.stats().rejected.total).toBeLessThanOrEqual(9);
+    // On one clock with the emulator, what the headers taught is exact: nothing refused.
+    expect(m.stats().rejected.total).toBe(0);
     expect(s.lanes[0]).toMatchObject({ model: 'gpt-4o-mini', rpmLimit: 1800 });
   });
 
@@ -236,11 +283,16 @@ describe('sluice batch (runner)', () => {
   });
 
   it('on interrupt stops sending, writes nothing for unfinished lines, and resume completes the file', async () => {
-    const m = await mock({ rpm: 3000, tpm: 0, burstSeconds: 1 });
-    const t = setup(200, m.url, { rpm: 3000, graceMs: 2000 });
+    const clock = new TimerClock(1_700_000_000_000);
+    const m = await mock({ rpm: 3000, tpm: 0, burstSeconds: 1, clock });
+    const wire = countingTransport();
+    const t = setup(200, m.url, { rpm: 3000, graceMs: 2000, transport: wire.transport, engine: { clock } });
     const run = new BatchRun(t.options);
     const done = run.run();
-    await new Promise((r) => setTimeout(r, 700));
+    // 50 at once (1 s burst), then 50 a second: interrupt once about 60 are written.
+    let written = 0;
+    void drive(clock, wire, done, () => (written = readJsonl(t.output).length) >= 60);
+    await until(() => written >= 60);
     run.interrupt();
     const s = await done;
     expect(s.exitCode).toBe(130);
@@ -249,7 +301,9 @@ describe('sluice batch (runner)', () => {
     expect(s.succeeded).toBeLessThan(150);
     // Requests in flight had their grace to finish: everything the server processed was written.
     expect(m.stats().admitted).toBe(s.succeeded);
-    const again = await runBatch({ ...t.options, resume: true });
+    // Time stood still at the interrupt, with nothing on the wire: every other line was never sent.
+    expect(s).toMatchObject({ abandoned: 0, unsent: 200 - s.succeeded });
+    const again = await drive(clock, wire, runBatch({ ...t.options, resume: true }));
     expect(again.skipped + again.succeeded).toBe(200);
     expectEachOnce(200, t.output, t.errors);
     // No finished request was processed twice.

@@ -46,6 +46,8 @@ export const BATCH_ERROR_CODES = {
   queue_full: 'keep',
   /** An option the engine could not use. */
   invalid_option: 'keep',
+  /** A 2xx answer whose body is not a JSON object (a web page, a proxy's page): not an API answer. */
+  invalid_response: 'keep',
   /** Aborted by the engine (not expected: interrupted lines are not written). */
   aborted: 'rerun',
 } as const satisfies Record<string, ResumeAction> & Record<ErrorCode, ResumeAction>;

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -11,6 +11,20 @@ function file(content: string | Buffer): string {
   const path = join(dir, `f${n++}.jsonl`);
   writeFileSync(path, content);
   return path;
+}
+
+/** How many of this process's file descriptors are open on `path` (Linux: /proc/self/fd). */
+function descriptorsOf(path: string): number {
+  const real = realpathSync(path);
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === real) n++;
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return n;
 }
 
 async function all(path: string): Promise<RawLine[]> {
@@ -47,8 +61,33 @@ describe('readLines', () => {
   it('stops reading when the consumer stops (the stream is closed)', async () => {
     const path = file(Array.from({ length: 10_000 }, (_, i) => `{"i":${i}}`).join('\n'));
     let seen = 0;
-    for await (const _ of readLines(path)) if (++seen === 3) break;
+    let openWhileReading = false;
+    for await (const _ of readLines(path)) {
+      if (++seen === 3) {
+        openWhileReading = descriptorsOf(path) > 0;
+        break;
+      }
+    }
     expect(seen).toBe(3);
+    // The file was open while lines came, and is closed by the time the loop's break returns.
+    expect(openWhileReading).toBe(true);
+    expect(descriptorsOf(path)).toBe(0);
+  });
+
+  it('counts lines as the reader reads them, whatever whitespace the blank lines hold', async () => {
+    const pieces = ['', ' ', '\t', '\r', '\f', '\v', '\u00a0', '\ufeff', '\u2028', '\u3000', 'x', '{}', 'é'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.constantFrom(...pieces), { maxLength: 4 }), { maxLength: 12 }),
+        fc.boolean(),
+        async (lines, finalNewline) => {
+          const text = lines.map((l) => l.join('')).join('\n') + (finalNewline ? '\n' : '');
+          const path = file(text);
+          expect(await countLines(path)).toBe((await all(path)).length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -101,6 +140,16 @@ describe('LineChecker', () => {
       expect(r.bad.line).toBe(7);
       expect(r.bad.message).toMatch(message);
     }
+  });
+
+  it('says neither line runs when the first line of a repeated custom_id was bad itself', () => {
+    const checker = new LineChecker();
+    const first = checker.check({ line: 1, text: good('x', { method: 'GET' }) });
+    expect(!first.ok && first.bad.code).toBe('unsupported_method');
+    const second = checker.check({ line: 2, text: good('x') });
+    expect(!second.ok && second.bad.message).toBe(
+      'line 2: duplicate custom_id "x" (first used on line 1, which is bad itself, so neither line runs). Fix line 1 or give every line its own custom_id.',
+    );
   });
 
   it('lets the first line with a custom_id run and reports later ones, naming the first', () => {

@@ -4,10 +4,19 @@
  * rate limits) holds at most one chunk in memory, whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { kindOfPath, type RequestKind } from '../engine/cost.js';
 import type { BatchErrorCode } from './codes.js';
+import { IdRegistry } from './ids.js';
 
-/** One non-blank line and its 1-based number in the file (blank lines count towards numbering). */
+export { IdRegistry } from './ids.js';
+
+/**
+ * One non-blank line and its 1-based number in the file (blank lines count towards numbering). A line is
+ * blank when it holds only whitespace as JavaScript's `trim()` knows it — spaces, tabs, `\r`, form
+ * feeds, no-break spaces, byte-order marks and the other Unicode spaces; {@link countLines} counts by
+ * the same rule, so the total matches what is read.
+ */
 export interface RawLine {
   line: number;
   text: string;
@@ -18,10 +27,12 @@ const CHUNK_BYTES = 256 * 1024;
 
 /**
  * Yields the file's non-blank lines in order. Handles `\n` and `\r\n`, a UTF-8 byte-order mark, a last
- * line without a newline and lines longer than a chunk.
+ * line without a newline and lines longer than a chunk. Reads the file once, front to back, so a pipe
+ * works too. When the consumer stops early, the file is closed before the loop's `break` completes.
  */
 export async function* readLines(path: string): AsyncGenerator<RawLine> {
-  const stream = createReadStream(path, { highWaterMark: CHUNK_BYTES });
+  const stream = openInput(path, CHUNK_BYTES);
+  const closed = closedPromise(stream);
   let carry: Buffer[] = [];
   let line = 0;
   let first = true;
@@ -59,7 +70,29 @@ export async function* readLines(path: string): AsyncGenerator<RawLine> {
     }
   } finally {
     stream.destroy();
+    await closed;
   }
+}
+
+/** Names of this process's standard input. */
+const STDIN = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+
+/**
+ * Opens a file for reading. Standard input (`/dev/stdin`) is read from the process's own descriptor: it
+ * may be a socket (a parent process's pipe), which cannot be opened again by name.
+ */
+function openInput(path: string, highWaterMark: number): Readable {
+  if (STDIN.has(path)) return process.stdin;
+  return createReadStream(path, { highWaterMark });
+}
+
+/** Resolves when the stream has closed its file (after `destroy()`, or at its end). */
+function closedPromise(stream: Readable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.once('close', () => resolve());
+    // An open that fails closes nothing; the error reaches the reader through iteration.
+    stream.once('error', () => resolve());
+  });
 }
 
 /** The line without a trailing `\r`; `undefined` when it is blank. */
@@ -70,13 +103,16 @@ function trimLine(text: string): string | undefined {
 
 /**
  * Counts the file's non-blank lines without decoding them (a fast first pass for the progress total:
- * about a second per gigabyte).
+ * about a second per gigabyte), by the same rule as {@link readLines}: a line with a visible ASCII byte
+ * is a line; one with nothing but whitespace bytes is blank; only a line of whitespace and non-ASCII
+ * bytes alone (a no-break space, a byte-order mark) is decoded to tell. Only for regular files: a pipe
+ * read here would be consumed.
  */
 export async function countLines(path: string, signal?: AbortSignal): Promise<number> {
   const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const closed = closedPromise(stream);
   let count = 0;
-  // Whether the current line has seen a byte other than space, tab or CR.
-  let content = false;
+  const line = new LineScan();
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (signal?.aborted) break;
@@ -84,27 +120,55 @@ export async function countLines(path: string, signal?: AbortSignal): Promise<nu
       for (;;) {
         const end = chunk.indexOf(NEWLINE, start);
         const stop = end === -1 ? chunk.length : end;
-        if (!content) content = hasContent(chunk, start, stop);
+        line.scan(chunk, start, stop);
         if (end === -1) break;
-        if (content) count++;
-        content = false;
+        if (line.end()) count++;
         start = end + 1;
       }
     }
-    if (content) count++;
+    if (line.end()) count++;
   } finally {
     stream.destroy();
+    await closed;
   }
   return count;
 }
 
-function hasContent(chunk: Buffer, start: number, stop: number): boolean {
-  for (let i = start; i < stop; i++) {
-    const c = chunk[i];
-    // A UTF-8 byte-order mark alone does not make a line.
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0xef && c !== 0xbb && c !== 0xbf) return true;
+/** ASCII bytes that `trim()` removes: tab, line feed, vertical tab, form feed, carriage return, space. */
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** Whether the line being scanned (in pieces) has content. */
+class LineScan {
+  #content = false;
+  /** Pieces of a line with non-ASCII bytes and no visible ASCII byte yet (decoded at its end). */
+  #unsure: Buffer[] = [];
+
+  scan(chunk: Buffer, start: number, stop: number): void {
+    if (this.#content) return;
+    let nonAscii = false;
+    for (let i = start; i < stop; i++) {
+      const c = chunk[i]!;
+      if (c >= 0x80) nonAscii = true;
+      else if (!isAsciiSpace(c)) {
+        this.#content = true;
+        this.#unsure = [];
+        return;
+      }
+    }
+    if (nonAscii || this.#unsure.length > 0) this.#unsure.push(Buffer.from(chunk.subarray(start, stop)));
   }
-  return false;
+
+  /** Ends the line: whether it had content. */
+  end(): boolean {
+    const content =
+      this.#content ||
+      (this.#unsure.length > 0 && Buffer.concat(this.#unsure).toString('utf8').trim() !== '');
+    this.#content = false;
+    this.#unsure = [];
+    return content;
+  }
 }
 
 /** A valid input line, ready to send. */
@@ -139,162 +203,6 @@ export const SUPPORTED_KINDS: ReadonlySet<RequestKind> = new Set([
 const SUPPORTED_URLS = '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses';
 
 /**
- * The `custom_id`s a run knows: those an earlier run finished (read by `--resume`) and those seen on the
- * lines of the input so far. One table holds both, so each id is stored once.
- *
- * The ids live outside the JavaScript heap — their UTF-8 bytes in one growing buffer, an open-addressing
- * hash table and per-id fields in typed arrays, compared byte for byte on a hash match (exact, no
- * collision risk) — about 40 bytes per id. Kept as a million strings in a `Map` they would cost about
- * 100 bytes each and, worse, a large live heap lets the garbage collector grow the heap to several times
- * its size (a 1,000,000-line run peaked at 400 MB that way).
- */
-export class IdRegistry {
-  #arena = Buffer.allocUnsafe(64 * 1024);
-  #arenaUsed = 0;
-  #scratch = Buffer.allocUnsafe(256);
-  #count = 0;
-  #hashes = new Int32Array(1024);
-  #offsets = new Int32Array(1024);
-  #lengths = new Int32Array(1024);
-  // 0: finished earlier, not yet seen in the input; n > 0: first seen on line n;
-  // n < 0: finished earlier and first seen on line −n.
-  #states = new Int32Array(1024);
-  /** Entry index + 1 per slot, 0 when empty; kept at most half full. */
-  #slots = new Int32Array(2048);
-  #finished = 0;
-
-  /**
-   * Makes room for `ids` ids in one step (the line count, when known), so the table does not grow by
-   * steps that briefly hold two copies.
-   */
-  reserve(ids: number): void {
-    if (ids > this.#hashes.length) this.#growEntries(ids);
-    let slots = this.#slots.length;
-    while (slots < ids * 2) slots *= 2;
-    if (slots > this.#slots.length) this.#rehash(slots);
-  }
-
-  /** Whether an earlier run finished `id`. */
-  has(id: string): boolean {
-    const e = this.#find(id);
-    return e !== -1 && this.#states[e]! <= 0;
-  }
-
-  /** Marks `id` finished by an earlier run (before the input is read). */
-  add(id: string): void {
-    const e = this.#find(id, 0);
-    if (!this.#inserted) {
-      const v = this.#states[e]!;
-      if (v <= 0) return;
-      this.#states[e] = -v;
-    }
-    this.#finished++;
-  }
-
-  /** How many ids earlier runs finished. */
-  get size(): number {
-    return this.#finished;
-  }
-
-  /** The finished ids (tests, small files). */
-  *finished(): IterableIterator<string> {
-    for (let e = 0; e < this.#count; e++) {
-      if (this.#states[e]! <= 0) {
-        const offset = this.#offsets[e]!;
-        yield this.#arena.toString('utf8', offset, offset + this.#lengths[e]!);
-      }
-    }
-  }
-
-  /**
-   * Records that `id` is on `line`. Returns the line it was first seen on when this is a repeat, and
-   * whether an earlier run finished it.
-   */
-  see(id: string, line: number): { firstLine: number | undefined; finished: boolean } {
-    const e = this.#find(id, line);
-    if (this.#inserted) return { firstLine: undefined, finished: false };
-    const v = this.#states[e]!;
-    if (v === 0) {
-      this.#states[e] = -line;
-      return { firstLine: undefined, finished: true };
-    }
-    return { firstLine: Math.abs(v), finished: v < 0 };
-  }
-
-  /** Whether the last `#find` added its id. */
-  #inserted = false;
-
-  /** The entry of `id`, or −1 when absent; with `insertState`, adds an absent id with that state. */
-  #find(id: string, insertState?: number): number {
-    this.#inserted = false;
-    const length = Buffer.byteLength(id, 'utf8');
-    if (length > this.#scratch.length) this.#scratch = Buffer.allocUnsafe(length * 2);
-    const bytes = this.#scratch;
-    bytes.write(id, 0, length, 'utf8');
-    // FNV-1a over the UTF-8 bytes.
-    let hash = 0x811c9dc5 | 0;
-    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-    const mask = this.#slots.length - 1;
-    let slot = hash & mask;
-    for (;;) {
-      const entry = this.#slots[slot]! - 1;
-      if (entry === -1) break;
-      if (this.#hashes[entry] === hash && this.#lengths[entry] === length) {
-        const offset = this.#offsets[entry]!;
-        if (bytes.compare(this.#arena, offset, offset + length, 0, length) === 0) return entry;
-      }
-      slot = (slot + 1) & mask;
-    }
-    if (insertState === undefined) return -1;
-
-    if (this.#arenaUsed + length > 0x7fffffff) {
-      throw new RangeError('More than 2 GB of custom_id text: split the file.');
-    }
-    if (this.#arenaUsed + length > this.#arena.length) {
-      const size = Math.max(this.#arena.length * 1.5, this.#arenaUsed + length);
-      const grown = Buffer.allocUnsafe(Math.min(0x7fffffff, Math.floor(size)));
-      this.#arena.copy(grown, 0, 0, this.#arenaUsed);
-      this.#arena = grown;
-    }
-    bytes.copy(this.#arena, this.#arenaUsed, 0, length);
-    const entry = this.#count++;
-    if (entry >= this.#hashes.length) this.#growEntries();
-    this.#hashes[entry] = hash;
-    this.#offsets[entry] = this.#arenaUsed;
-    this.#lengths[entry] = length;
-    this.#states[entry] = insertState;
-    this.#arenaUsed += length;
-    this.#slots[slot] = entry + 1;
-    if (this.#count * 2 > this.#slots.length) this.#rehash();
-    this.#inserted = true;
-    return entry;
-  }
-
-  #growEntries(size = Math.ceil(this.#hashes.length * 1.5)): void {
-    const grow = (old: Int32Array) => {
-      const next = new Int32Array(size);
-      next.set(old.subarray(0, this.#count));
-      return next;
-    };
-    this.#hashes = grow(this.#hashes);
-    this.#offsets = grow(this.#offsets);
-    this.#lengths = grow(this.#lengths);
-    this.#states = grow(this.#states);
-  }
-
-  #rehash(size = this.#slots.length * 2): void {
-    const slots = new Int32Array(size);
-    const mask = slots.length - 1;
-    for (let entry = 0; entry < this.#count; entry++) {
-      let slot = this.#hashes[entry]! & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = entry + 1;
-    }
-    this.#slots = slots;
-  }
-}
-
-/**
  * Checks input lines one by one. Ids go into an {@link IdRegistry} (shared with the resume state, which
  * says which lines an earlier run finished).
  */
@@ -311,6 +219,21 @@ export class LineChecker {
   }
 
   check(raw: RawLine): CheckedLine {
+    const result = this.#check(raw);
+    // The first line of an id was bad: its repeats must not say that it runs.
+    if (!result.ok && result.bad.code !== 'duplicate_custom_id' && result.bad.customId !== null) {
+      if (this.#firstSeen === result.bad.customId) this.#badFirst.set(result.bad.customId, raw.line);
+    }
+    this.#firstSeen = undefined;
+    return result;
+  }
+
+  /** Ids whose first line was bad, and that line (bad lines are few). */
+  readonly #badFirst = new Map<string, number>();
+  /** The id the line being checked used first in the file, if it did. */
+  #firstSeen: string | undefined;
+
+  #check(raw: RawLine): CheckedLine {
     const { line } = raw;
     const bad = (code: BatchErrorCode, message: string, customId: string | null = null): CheckedLine => ({
       ok: false,
@@ -341,12 +264,16 @@ export class LineChecker {
     }
     const seen = this.#ids.see(id, line);
     if (seen.firstLine !== undefined) {
+      const firstBad = this.#badFirst.get(id);
       return bad(
         'duplicate_custom_id',
-        `duplicate custom_id ${JSON.stringify(id)} (first used on line ${seen.firstLine}); only the first line runs. Give every line its own custom_id.`,
+        firstBad === undefined
+          ? `duplicate custom_id ${JSON.stringify(id)} (first used on line ${seen.firstLine}); only the first line runs. Give every line its own custom_id.`
+          : `duplicate custom_id ${JSON.stringify(id)} (first used on line ${firstBad}, which is bad itself, so neither line runs). Fix line ${firstBad} or give every line its own custom_id.`,
         id,
       );
     }
+    this.#firstSeen = id;
     const method = record['method'];
     if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
       return bad('unsupported_method', `"method" must be "POST", got ${describeJson(method)}.`, id);

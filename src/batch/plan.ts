@@ -2,11 +2,12 @@
  * `--dry-run`: what a run would do, sending nothing and writing nothing. Counts the lines, checks them,
  * estimates the tokens they reserve at admission, and works out the least time the given limits allow.
  */
-import { estimateCost } from '../engine/cost.js';
-import { LineChecker, readLines, type BadLine } from './input.js';
+import { admittedTokens } from '../engine/request.js';
+import { adaptRequest } from '../protocol/adapt.js';
+import { joinUrl, LineChecker, readLines, type BadLine } from './input.js';
 import { formatCount, formatDuration } from './progress.js';
 import { loadResumeState } from './resume.js';
-import { BATCH_DEFAULTS } from './runner.js';
+import { BATCH_DEFAULTS } from './options.js';
 
 export interface PlanOptions {
   input: string;
@@ -50,6 +51,11 @@ export interface BatchPlan {
   tpm: number | undefined;
 }
 
+/** Reads the whole input (and, with `resume`, the earlier run's files; a file that is not one is refused with a `BatchSetupError`). */
+/** A dry run sends nothing and reports per model: any base URL names the same models. */
+const PLAN_BASE_URL = 'https://api.openai.com/v1';
+const NO_HEADERS = { get: () => null };
+
 export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
   let checker = new LineChecker();
   if ((options.resume || options.retryFailed) && options.output !== undefined) {
@@ -91,20 +97,24 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
       continue;
     }
     plan.toSend++;
-    const cost = estimateCost(request.url, request.body, {
-      typicalCompletion: request.kind === 'embeddings' ? 0 : BATCH_DEFAULTS.typicalCompletion,
-    });
-    if (!cost.maxGiven && request.kind !== 'embeddings') plan.withoutMax++;
+    const { lane, cost } = adaptRequest({
+      method: 'POST',
+      url: joinUrl(PLAN_BASE_URL, request.url),
+      headers: NO_HEADERS,
+      body: request.body,
+    }).request;
+    if (!cost.maxGiven) plan.withoutMax++;
+    const tokens = admittedTokens(cost, BATCH_DEFAULTS.typicalCompletion);
     plan.promptTokens += cost.promptTokens;
-    plan.completionTokens += cost.completionTokens;
-    const model = cost.model ?? 'unknown';
+    plan.completionTokens += tokens - cost.promptTokens;
+    const model = lane.model;
     let m = models.get(model);
     if (!m) {
       m = { model, requests: 0, tokens: 0, minMs: undefined };
       models.set(model, m);
     }
     m.requests++;
-    m.tokens += cost.promptTokens + cost.completionTokens;
+    m.tokens += tokens;
   }
   for (const m of models.values()) {
     const times = [

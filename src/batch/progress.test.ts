@@ -53,6 +53,12 @@ describe('formatting', () => {
     expect(formatBar(snap, 40).length).toBeLessThan(40);
   });
 
+  it('says when the total is unknown because the input is a pipe', () => {
+    const piped = { ...snap, total: undefined, etaMs: undefined, streaming: true };
+    expect(formatPlain(piped)).toMatch(/^sluice batch: 1,234\/\? lines \(reading a pipe: total unknown\),/);
+    expect(formatBar(piped, 160)).toContain('1,234/? (pipe)');
+  });
+
   it('writes a plain line, and a ? while the total is being counted', () => {
     expect(formatPlain({ ...snap, total: undefined, etaMs: undefined })).toBe(
       'sluice batch: 1,234/? lines, 2,950/3,000 rpm, 290,000/300,000 tpm, ETA ?, 429s 0, retries 3, failed 4',
@@ -84,5 +90,63 @@ describe('ProgressTracker', () => {
     expect(s.etaMs).toBe(16_000);
     expect(s.rateLimited).toBe(1);
     expect(t.lanes()).toMatchObject([{ model: 'm', requests: 20, tokens: 2000 }]);
+  });
+});
+
+describe('ProgressTracker and the limiter', () => {
+  it('does not count attempts the server refused (429, too large) as admitted', () => {
+    const now = 1_000_000;
+    const t = new ProgressTracker(() => now);
+    t.event({ type: 'admitted', at: now, lane: 'u|k|m', id: 1, waitedMs: 0, tokens: 5_000_011 });
+    t.event({
+      type: 'answered',
+      at: now,
+      lane: 'u|k|m',
+      id: 1,
+      attempt: 1,
+      status: 429,
+      outcome: 'request_too_large',
+      latencyMs: 5,
+    });
+    t.event({ type: 'admitted', at: now, lane: 'u|k|m', id: 2, waitedMs: 0, tokens: 24 });
+    t.event({
+      type: 'answered',
+      at: now,
+      lane: 'u|k|m',
+      id: 2,
+      attempt: 1,
+      status: 200,
+      outcome: 'success',
+      latencyMs: 5,
+    });
+    expect(t.lanes()).toMatchObject([{ requests: 1, tokens: 24 }]);
+    const s = t.snapshot();
+    expect(s.sent).toBe(2);
+    expect(s.tokensAdmitted).toBe(24);
+    expect(s.tokensPerMin).toBe(24 * 60);
+  });
+
+  it("shows the limiter's pace and a schedule ETA for a lane with work waiting, never more than the limit", () => {
+    let now = 0;
+    const t = new ProgressTracker(() => now);
+    t.setTotal(100);
+    for (let i = 0; i < 10; i++) {
+      t.read();
+      t.started();
+      t.event({ type: 'admitted', at: now, lane: 'u|k|m', id: i, waitedMs: 0, tokens: 100 });
+    }
+    for (let i = 0; i < 5; i++) t.line('succeeded', true);
+    t.setLaneSample('u|k|m', {
+      at: now,
+      buckets: [{ dimension: 'requests', limit: 60, windowMs: 60_000, capacity: 10, level: 10 }],
+      cooldownUntil: 0,
+      waiting: 5,
+    });
+    now = 500;
+    const s = t.snapshot();
+    // 10 admitted in half a second is the burst; the pace is the limit: 60 RPM.
+    expect(s).toMatchObject({ requestsPerMin: 60, tokensPerMin: 6000, rpmLimit: 60, done: 5 });
+    // 5 waiting + 90 unread = 95 requests at 1 per second, the bucket refilling since the sample.
+    expect(s.etaMs).toBe(95_000 - 500);
   });
 });

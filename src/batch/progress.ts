@@ -1,19 +1,25 @@
 /**
- * Progress of a batch run: counts and recent rates built from the engine's events and the runner's
- * results (`ProgressTracker`), pure formatting of a bar, a plain line and the final summary, and a
- * reporter that draws them on a terminal (redrawn in place), as periodic lines (not a terminal), or not
- * at all (`--quiet`).
+ * Progress of a batch run: counts and rates built from the engine's events, the runner's results and
+ * samples of the limiter's state (`ProgressTracker`). Drawing them is `display.ts` (re-exported here).
+ *
+ * Rates and the ETA follow the limiter's schedule where the limits are known: a lane with work waiting
+ * goes at its binding limit, and what is left takes what the buckets need to admit it. Measured rates
+ * (the last 10 seconds) are used only for lanes the limits do not hold back, and never shown above the
+ * limit; attempts the server refused (429, too large) do not count as admitted.
  */
-import type { SluiceEvent } from '../engine/events.js';
 import { parseLaneId } from '../engine/lane-id.js';
+import type { SluiceEvent } from '../engine/events.js';
+import { perMinuteLimit, scheduledRpm, scheduleMs, type LaneSample } from './schedule.js';
 
 /** How one input line ended, for the counters. */
 export type LineOutcome = 'succeeded' | 'failed' | 'bad' | 'skipped' | 'not_attempted';
 
 export interface ProgressSnapshot {
   elapsedMs: number;
-  /** Non-blank lines in the input; `undefined` while they are being counted. */
+  /** Non-blank lines in the input; `undefined` while they are being counted (or, for a pipe, until its end). */
   total: number | undefined;
+  /** The input is read in one pass (a pipe): its total is known only at its end. @default false */
+  streaming?: boolean;
   /** Lines with an outcome (all kinds). */
   done: number;
   succeeded: number;
@@ -25,12 +31,12 @@ export interface ProgressSnapshot {
   inFlight: number;
   /** Attempts admitted (every try counts towards the limits). */
   sent: number;
-  /** Tokens reserved at admission (estimates). */
+  /** Tokens reserved at admission (estimates; attempts the server refused are given back). */
   tokensAdmitted: number;
-  /** Recent admissions per minute. */
+  /** Admissions per minute: the limiter's pace where it holds the lanes back, else the last seconds'. */
   requestsPerMin: number;
   tokensPerMin: number;
-  /** Per-minute limits (configured or learned) of the lanes that admitted recently, summed over models. */
+  /** Per-minute limits (configured or learned) of the lanes at work, summed over models. */
   rpmLimit: number | undefined;
   tpmLimit: number | undefined;
   etaMs: number | undefined;
@@ -42,9 +48,9 @@ export interface ProgressSnapshot {
 export interface LaneProgress {
   lane: string;
   model: string;
-  /** Attempts admitted. */
+  /** Attempts admitted and not refused by the server. */
   requests: number;
-  /** Tokens reserved at admission. */
+  /** Tokens reserved at admission by those attempts. */
   tokens: number;
   /** When the last attempt was admitted (tracker clock). */
   lastAt: number;
@@ -53,12 +59,29 @@ export interface LaneProgress {
   tpmLimit: number | undefined;
 }
 
-/** Seconds of history behind the recent rates. */
+/** Seconds of history behind the measured rates. */
 const RATE_WINDOW_S = 10;
+
+/** Outcomes of attempts the server refused: they did not use the limits. */
+const REFUSED = new Set(['rate_limited', 'slow_down', 'request_too_large', 'quota_exhausted']);
+
+interface Second {
+  requests: number;
+  tokens: number;
+}
+
+interface LaneState {
+  progress: LaneProgress;
+  /** Admissions per second (tracker clock), the last 2 × RATE_WINDOW_S seconds. */
+  seconds: Map<number, Second>;
+  sample: LaneSample | undefined;
+}
 
 export class ProgressTracker {
   readonly #start: number;
   #total: number | undefined;
+  #streaming = false;
+  #read = 0;
   readonly #counts: Record<LineOutcome, number> = {
     succeeded: 0,
     failed: 0,
@@ -71,10 +94,14 @@ export class ProgressTracker {
   #tokensAdmitted = 0;
   #rateLimited = 0;
   #retries = 0;
-  readonly #lanes = new Map<string, LaneProgress>();
+  readonly #lanes = new Map<string, LaneState>();
   #stopping = false;
-  /** Per-second ring: admitted requests, admitted tokens, finished lines (sent ones only). */
-  readonly #seconds = new Map<number, { requests: number; tokens: number; finished: number }>();
+  /** Lines finished per second (sent ones only), for the ETA of lanes without known limits. */
+  readonly #finished = new Map<number, number>();
+  /** The latest admission of each request until its answer: to take back what the server refused. */
+  readonly #open = new Map<number, { lane: LaneState; second: number; tokens: number }>();
+  /** Typical answer time of a successful attempt (moving average), ms. */
+  #latencyMs: number | undefined;
 
   constructor(readonly now: () => number = Date.now) {
     this.#start = now();
@@ -84,6 +111,16 @@ export class ProgressTracker {
     this.#total = total;
   }
 
+  /** The input is a pipe, read once: no total until its end. */
+  setStreaming(): void {
+    this.#streaming = true;
+  }
+
+  /** A non-blank input line was read. */
+  read(): void {
+    this.#read++;
+  }
+
   get startedAt(): number {
     return this.#start;
   }
@@ -91,12 +128,21 @@ export class ProgressTracker {
   setLaneLimits(lane: string, rpm: number | undefined, tpm: number | undefined): void {
     const l = this.#lanes.get(lane);
     if (!l) return;
-    l.rpmLimit = rpm;
-    l.tpmLimit = tpm;
+    l.progress.rpmLimit = rpm;
+    l.progress.tpmLimit = tpm;
+  }
+
+  /** The limiter's state of a lane (sampled from the engine); its per-minute limits become the lane's. */
+  setLaneSample(lane: string, sample: LaneSample): void {
+    const l = this.#lanes.get(lane);
+    if (!l) return;
+    l.sample = sample;
+    l.progress.rpmLimit = perMinuteLimit(sample, 'requests');
+    l.progress.tpmLimit = perMinuteLimit(sample, 'tokens');
   }
 
   lanes(): LaneProgress[] {
-    return [...this.#lanes.values()].map((l) => ({ ...l }));
+    return [...this.#lanes.values()].map((l) => ({ ...l.progress }));
   }
 
   started(): void {
@@ -108,7 +154,9 @@ export class ProgressTracker {
     this.#counts[outcome]++;
     if (sent) {
       this.#inFlight--;
-      this.#second().finished++;
+      const second = this.#second();
+      if (!this.#finished.has(second)) prune(this.#finished, second);
+      this.#finished.set(second, (this.#finished.get(second) ?? 0) + 1);
     }
   }
 
@@ -128,27 +176,41 @@ export class ProgressTracker {
       case 'admitted': {
         this.#sent++;
         this.#tokensAdmitted += event.tokens;
-        const s = this.#second();
+        const lane = this.#lane(event.lane, event.at);
+        const second = this.#second();
+        const s = this.#slot(lane, second);
         s.requests++;
         s.tokens += event.tokens;
-        let lane = this.#lanes.get(event.lane);
-        if (!lane) {
-          lane = {
-            lane: event.lane,
-            model: parseLaneId(event.lane)?.model ?? event.lane,
-            requests: 0,
-            tokens: 0,
-            lastAt: event.at,
-            rpmLimit: undefined,
-            tpmLimit: undefined,
-          };
-          this.#lanes.set(event.lane, lane);
-        }
-        lane.requests++;
-        lane.tokens += event.tokens;
-        lane.lastAt = event.at;
+        lane.progress.requests++;
+        lane.progress.tokens += event.tokens;
+        lane.progress.lastAt = event.at;
+        this.#open.set(event.id, { lane, second, tokens: event.tokens });
         break;
       }
+      case 'answered': {
+        const open = this.#open.get(event.id);
+        this.#open.delete(event.id);
+        if (open && REFUSED.has(event.outcome)) {
+          // The server refused this attempt: it used none of the limits (the engine gives it back).
+          open.lane.progress.requests--;
+          open.lane.progress.tokens -= open.tokens;
+          this.#tokensAdmitted -= open.tokens;
+          const s = open.lane.seconds.get(open.second);
+          if (s) {
+            s.requests--;
+            s.tokens -= open.tokens;
+          }
+        }
+        if (event.outcome === 'success') {
+          this.#latencyMs =
+            this.#latencyMs === undefined ? event.latencyMs : 0.9 * this.#latencyMs + 0.1 * event.latencyMs;
+        }
+        break;
+      }
+      case 'succeeded':
+      case 'failed':
+        this.#open.delete(event.id);
+        break;
       case 'rate_limited':
         this.#rateLimited++;
         break;
@@ -160,16 +222,37 @@ export class ProgressTracker {
     }
   }
 
-  #second() {
-    const second = Math.floor(this.now() / 1000);
-    let s = this.#seconds.get(second);
+  #lane(id: string, at: number): LaneState {
+    let lane = this.#lanes.get(id);
+    if (!lane) {
+      lane = {
+        progress: {
+          lane: id,
+          model: parseLaneId(id)?.model ?? id,
+          requests: 0,
+          tokens: 0,
+          lastAt: at,
+          rpmLimit: undefined,
+          tpmLimit: undefined,
+        },
+        seconds: new Map(),
+        sample: undefined,
+      };
+      this.#lanes.set(id, lane);
+    }
+    return lane;
+  }
+
+  #second(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  #slot(lane: LaneState, second: number): Second {
+    let s = lane.seconds.get(second);
     if (!s) {
-      s = { requests: 0, tokens: 0, finished: 0 };
-      this.#seconds.set(second, s);
-      for (const key of this.#seconds.keys()) {
-        if (key > second - 2 * RATE_WINDOW_S) break;
-        this.#seconds.delete(key);
-      }
+      s = { requests: 0, tokens: 0 };
+      prune(lane.seconds, second);
+      lane.seconds.set(second, s);
     }
     return s;
   }
@@ -179,38 +262,48 @@ export class ProgressTracker {
     const elapsedMs = now - this.#start;
     const span = Math.max(1, Math.min(RATE_WINDOW_S, elapsedMs / 1000));
     const from = now / 1000 - span;
-    let requests = 0;
-    let tokens = 0;
-    let finished = 0;
-    for (const [second, s] of this.#seconds) {
-      if (second + 1 <= from) continue;
-      requests += s.requests;
-      tokens += s.tokens;
-      finished += s.finished;
-    }
-    // The limits shown against the recent rates: those of the lanes (models) that admitted in the same window.
+
+    // The lanes at work: work waiting for the limiter, or admissions in the window. All lanes when none
+    // is (so the limits stay shown), and a lane's limits are shown even while it waits.
+    let active = [...this.#lanes.values()].filter(
+      (l) => (l.sample?.waiting ?? 0) > 0 || l.progress.lastAt >= now - span * 1000,
+    );
+    if (active.length === 0) active = [...this.#lanes.values()];
+
+    let requestsPerMin = 0;
+    let tokensPerMin = 0;
     let rpmLimit: number | undefined;
     let tpmLimit: number | undefined;
-    for (const lane of this.#lanes.values()) {
-      if (lane.lastAt < now - span * 1000) continue;
-      if (lane.rpmLimit !== undefined) rpmLimit = (rpmLimit ?? 0) + lane.rpmLimit;
-      if (lane.tpmLimit !== undefined) tpmLimit = (tpmLimit ?? 0) + lane.tpmLimit;
+    for (const lane of active) {
+      const p = lane.progress;
+      if (p.rpmLimit !== undefined) rpmLimit = (rpmLimit ?? 0) + p.rpmLimit;
+      if (p.tpmLimit !== undefined) tpmLimit = (tpmLimit ?? 0) + p.tpmLimit;
+      const perRequest = p.requests > 0 ? p.tokens / p.requests : 0;
+      const scheduled = lane.sample ? scheduledRpm(lane.sample, perRequest, now) : undefined;
+      if (lane.sample && lane.sample.waiting > 0 && scheduled !== undefined) {
+        // Held back by the limiter: it admits at the binding limit.
+        requestsPerMin += scheduled;
+        tokensPerMin += scheduled * perRequest;
+        continue;
+      }
+      let requests = 0;
+      let tokens = 0;
+      for (const [second, s] of lane.seconds) {
+        if (second + 1 <= from) continue;
+        requests += s.requests;
+        tokens += s.tokens;
+      }
+      // A burst admits faster than the limit for a moment; the pace is never above it.
+      requestsPerMin += Math.min((requests / span) * 60, p.rpmLimit ?? Infinity);
+      tokensPerMin += Math.min((tokens / span) * 60, p.tpmLimit ?? Infinity);
     }
+
     const c = this.#counts;
     const done = c.succeeded + c.failed + c.bad + c.skipped + c.not_attempted;
-    const remaining = this.#total === undefined ? undefined : Math.max(0, this.#total - done);
-    const perSecond = finished / span;
-    const etaMs =
-      remaining === undefined || this.#stopping
-        ? undefined
-        : remaining === 0
-          ? 0
-          : perSecond > 0 && elapsedMs >= 2000
-            ? (remaining / perSecond) * 1000
-            : undefined;
     return {
       elapsedMs,
       total: this.#total,
+      ...(this.#streaming ? { streaming: true } : {}),
       done,
       succeeded: c.succeeded,
       failed: c.failed,
@@ -220,171 +313,70 @@ export class ProgressTracker {
       inFlight: this.#inFlight,
       sent: this.#sent,
       tokensAdmitted: this.#tokensAdmitted,
-      requestsPerMin: (requests / span) * 60,
-      tokensPerMin: (tokens / span) * 60,
+      requestsPerMin,
+      tokensPerMin,
       rpmLimit,
       tpmLimit,
-      etaMs,
+      etaMs: this.#eta(now, elapsedMs, done, span, from),
       rateLimited: this.#rateLimited,
       retries: this.#retries,
     };
   }
-}
 
-// ---- formatting (pure) ----
+  /**
+   * Time left: what the limiter needs to admit the requests waiting and those not read yet (shared out
+   * over the lanes as the lines read so far were), plus one answer's time. Where a lane's limits are
+   * unknown, or the limits do not hold the run back, the recent pace of finished lines bounds it too.
+   */
+  #eta(now: number, elapsedMs: number, done: number, span: number, from: number): number | undefined {
+    if (this.#total === undefined || this.#stopping) return undefined;
+    const remaining = Math.max(0, this.#total - done);
+    if (remaining === 0) return 0;
 
-const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    let finished = 0;
+    for (const [second, n] of this.#finished) if (second + 1 > from) finished += n;
+    const perSecond = finished / span;
+    const byPace = perSecond > 0 && elapsedMs >= 2000 ? (remaining / perSecond) * 1000 : undefined;
 
-/** `1,234`. */
-export function formatCount(n: number): string {
-  return int.format(Math.round(n));
-}
-
-/** `950`, `12.3k`, `290k`, `1.2M`. */
-export function formatCompact(n: number): string {
-  const abs = Math.abs(n);
-  if (abs < 1000) return String(Math.round(n));
-  if (abs < 100_000) return `${trim1(n / 1000)}k`;
-  if (abs < 1_000_000) return `${Math.round(n / 1000)}k`;
-  return `${trim1(n / 1_000_000)}M`;
-}
-
-function trim1(n: number): string {
-  return n.toFixed(1).replace(/\.0$/, '');
-}
-
-/** `850ms`, `41.2s`, `3m12s`, `2h05m`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return '?';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  const m = Math.round(s / 60);
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
-const PARTIAL = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-
-/** A bar of `width` cells filled to `fraction` (0–1), in eighths. */
-export function bar(fraction: number, width: number): string {
-  const f = Math.max(0, Math.min(1, fraction));
-  const eighths = Math.round(f * width * 8);
-  const full = Math.floor(eighths / 8);
-  const part = PARTIAL[eighths % 8] ?? '';
-  return `${'█'.repeat(full)}${part}`.padEnd(width, ' ');
-}
-
-function rateOf(value: number, limit: number | undefined, unit: string, compact: boolean): string {
-  const f = compact ? formatCompact : formatCount;
-  return limit === undefined ? `${f(value)} ${unit}` : `${f(value)}/${f(limit)} ${unit}`;
-}
-
-function tail(s: ProgressSnapshot): string[] {
-  return [
-    `ETA ${s.etaMs === undefined ? '?' : formatDuration(s.etaMs)}`,
-    `429s ${formatCount(s.rateLimited)}`,
-    `retries ${formatCount(s.retries)}`,
-    `failed ${formatCount(s.failed + s.bad + s.notAttempted)}`,
-  ];
-}
-
-/** The terminal line, at most `columns` wide. */
-export function formatBar(s: ProgressSnapshot, columns: number): string {
-  const fraction = s.total ? s.done / s.total : 0;
-  const percent = s.total === undefined ? '' : `${String(Math.floor(fraction * 100)).padStart(3)}% `;
-  const parts = [
-    `${percent}${formatCount(s.done)}/${s.total === undefined ? '?' : formatCount(s.total)}`,
-    rateOf(s.requestsPerMin, s.rpmLimit, 'rpm', false),
-    rateOf(s.tokensPerMin, s.tpmLimit, 'tpm', true),
-    ...tail(s),
-  ];
-  const text = parts.join(' · ');
-  const width = Math.max(0, Math.min(24, columns - text.length - 2));
-  const line = width >= 8 ? `${bar(fraction, width)} ${text}` : text;
-  return line.length > columns - 1 ? line.slice(0, Math.max(0, columns - 1)) : line;
-}
-
-/** One plain progress line (not a terminal). */
-export function formatPlain(s: ProgressSnapshot): string {
-  const percent = s.total ? ` (${Math.floor((s.done / s.total) * 100)}%)` : '';
-  return [
-    `sluice batch: ${formatCount(s.done)}/${s.total === undefined ? '?' : formatCount(s.total)} lines${percent}`,
-    rateOf(s.requestsPerMin, s.rpmLimit, 'rpm', false),
-    rateOf(s.tokensPerMin, s.tpmLimit, 'tpm', false),
-    ...tail(s),
-  ].join(', ');
-}
-
-// ---- reporter ----
-
-export type ProgressMode = 'tty' | 'plain' | 'quiet';
-
-export interface ReporterOptions {
-  stream: NodeJS.WritableStream & { columns?: number };
-  mode: ProgressMode;
-  /** How often a plain line is printed. @default 10000 */
-  plainIntervalMs?: number;
-  /** How often the terminal bar is redrawn. @default 200 */
-  ttyIntervalMs?: number;
-}
-
-/** Draws progress while a run goes; `log()` prints a message without breaking the bar. */
-export class ProgressReporter {
-  readonly #options: ReporterOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #snapshot: (() => ProgressSnapshot) | undefined;
-  #drawn = false;
-
-  constructor(options: ReporterOptions) {
-    this.#options = options;
-  }
-
-  start(snapshot: () => ProgressSnapshot): void {
-    this.#snapshot = snapshot;
-    const { mode } = this.#options;
-    if (mode === 'quiet') return;
-    const every =
-      mode === 'tty' ? (this.#options.ttyIntervalMs ?? 200) : (this.#options.plainIntervalMs ?? 10_000);
-    this.#timer = setInterval(() => this.#draw(), every);
-    this.#timer.unref();
-    if (mode === 'tty') this.#draw();
-  }
-
-  #draw(): void {
-    const s = this.#snapshot?.();
-    if (!s) return;
-    const out = this.#options.stream;
-    if (this.#options.mode === 'tty') {
-      out.write(`\r${formatBar(s, out.columns ?? 100)}\x1b[K`);
-      this.#drawn = true;
-    } else if (this.#options.mode === 'plain') {
-      out.write(`${formatPlain(s)}\n`);
+    const lanes = [...this.#lanes.values()];
+    const admitted = lanes.reduce((sum, l) => sum + l.progress.requests, 0);
+    if (lanes.length === 0 || admitted === 0) return byPace;
+    const unread = Math.max(0, this.#total - this.#read);
+    let schedule = 0;
+    let held = true;
+    for (const lane of lanes) {
+      const p = lane.progress;
+      const waiting = (lane.sample?.waiting ?? 0) + (unread * p.requests) / admitted;
+      if (waiting <= 0) continue;
+      const ms = lane.sample
+        ? scheduleMs(lane.sample, waiting, p.tokens / Math.max(1, p.requests), now)
+        : undefined;
+      if (ms === undefined) return byPace;
+      schedule = Math.max(schedule, ms);
+      if (!((lane.sample?.waiting ?? 0) > 0)) held = false;
     }
-  }
-
-  #clear(): void {
-    if (this.#drawn) {
-      this.#options.stream.write('\r\x1b[K');
-      this.#drawn = false;
-    }
-  }
-
-  /** Prints a message on its own line (warnings, bad lines). Shown even when quiet. */
-  log(message: string): void {
-    this.#clear();
-    this.#options.stream.write(`${message}\n`);
-    if (this.#options.mode === 'tty' && this.#timer) this.#draw();
-  }
-
-  /** Stops drawing and leaves the terminal on a clean line (the last bar stays visible). */
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    if (this.#options.mode === 'tty' && this.#snapshot) {
-      this.#draw();
-      this.#options.stream.write('\n');
-      this.#drawn = false;
-    }
+    const eta = schedule + (this.#inFlight > 0 || schedule > 0 ? (this.#latencyMs ?? 0) : 0);
+    // Not held back by the limits (the window, the latency): the pace of finished lines says more.
+    return held || byPace === undefined ? eta : Math.max(eta, byPace);
   }
 }
+
+/** Drops the seconds of a per-second map that are older than the rate window needs. */
+function prune(seconds: Map<number, unknown>, now: number): void {
+  for (const key of seconds.keys()) {
+    if (key > now - 2 * RATE_WINDOW_S) break;
+    seconds.delete(key);
+  }
+}
+
+export {
+  bar,
+  formatBar,
+  formatCompact,
+  formatCount,
+  formatDuration,
+  formatPlain,
+  ProgressReporter,
+  type ProgressMode,
+  type ReporterOptions,
+} from './display.js';

@@ -64,6 +64,49 @@ describe('loadResumeState', () => {
     expect(readFileSync(errors, 'utf8')).toBe(errText);
   });
 
+  it('refuses files Sluice did not write, naming the file and line, and changes nothing', async () => {
+    const input = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: {} });
+    for (const [which, text, message] of [
+      [
+        'output',
+        `${input}\n`,
+        /out\d+\.jsonl line 1 is not a result line of sluice batch \(it looks like an input line/,
+      ],
+      [
+        'output',
+        `${JSON.stringify(ok('a'))}\nhello\n${JSON.stringify(ok('b'))}\n`,
+        /line 2 is not a result line/,
+      ],
+      [
+        'errors',
+        `${JSON.stringify(ok('a'))}\n`,
+        /line 1 is not an errors-file line of sluice batch \(it looks like a result line/,
+      ],
+      [
+        'errors',
+        `${JSON.stringify(err('c', 'not_attempted'))}\n${input}`,
+        /line 2 is not an errors-file line/,
+      ],
+    ] as const) {
+      const { output, errors } = paths();
+      const path = which === 'output' ? output : errors;
+      writeFileSync(path, text);
+      await expect(loadResumeState(output, errors, { retryFailed: false })).rejects.toThrow(message);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    }
+  });
+
+  it('removes a torn last line of the errors file and keeps the rest', async () => {
+    const { output, errors } = paths();
+    const kept = JSON.stringify(err('c', 'upstream_rejected'));
+    writeFileSync(errors, `${kept}\n{"id":"batch_req_9","custom_id":"d","resp`);
+    const state = await loadResumeState(output, errors, { retryFailed: false });
+    expect(state.notes.join('')).toMatch(/cut short/);
+    expect(state.failed).toBe(1);
+    expect([...state.failedIds.finished()]).toEqual(['c']);
+    expect(readFileSync(errors, 'utf8')).toBe(`${kept}\n`);
+  });
+
   it('starts from nothing when the files do not exist', async () => {
     const { output, errors } = paths();
     const state = await loadResumeState(output, errors, { retryFailed: false });
@@ -88,6 +131,13 @@ describe('repairTail', () => {
     writeFileSync(output, whole);
     expect(repairTail(output)).toBeUndefined();
     expect(readFileSync(output, 'utf8')).toBe(`${whole}\n`);
+  });
+
+  it('leaves a last line alone that is not one Sluice was writing', () => {
+    const { output } = paths();
+    writeFileSync(output, 'my notes, no newline');
+    expect(repairTail(output)).toBeUndefined();
+    expect(readFileSync(output, 'utf8')).toBe('my notes, no newline');
   });
 
   it('empties a file whose only line is torn', () => {

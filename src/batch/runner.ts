@@ -8,217 +8,81 @@
  *
  * Every `custom_id` ends in exactly one of the two files: the output (succeeded) or the errors file
  * (failed, bad line, or not attempted because the run stopped). An interrupted run writes nothing for
- * the lines it did not finish; `--resume` runs them.
+ * the lines it did not finish; `--resume` runs them. A write that fails stops the run at once: what is
+ * written stays whole, and what could not be written runs again on `--resume`.
  */
-import { access, constants, stat } from 'node:fs/promises';
-import { estimateCost, usageFromBody, type RequestCost } from '../engine/cost.js';
 import { Engine } from '../engine/engine.js';
-import type { EngineOptions } from '../engine/options.js';
 import type { AttemptResult, EngineRequest } from '../engine/request.js';
 import { SluiceError } from '../engine/errors.js';
-import { keyFingerprint, upstreamOf } from '../protocol/lane.js';
-import { errorLine, outputLine, type BatchResponse } from '../formats/batch-lines.js';
-import { parseJson } from '../formats/json.js';
-import type { BatchErrorCode } from './codes.js';
+import { adaptRequest } from '../protocol/adapt.js';
+import { checkFresh, checkPaths } from './files.js';
 import { httpTransport, type Transport } from './http.js';
-import { countLines, joinUrl, LineChecker, readLines, type BadLine, type BatchRequest } from './input.js';
-import { LineWriter } from './output.js';
-import { ProgressTracker, type LaneProgress } from './progress.js';
+import { countLines, joinUrl, LineChecker, readLines, type BatchRequest } from './input.js';
+import { FileLock } from './lock.js';
+import { BATCH_DEFAULTS, type BatchOptions, type BatchSummary, type StopInfo } from './options.js';
+import { WriteError } from './output.js';
+import { ProgressTracker } from './progress.js';
+import { Recorder, summarize } from './record.js';
+import { keyRedactor, type Redactor } from './redact.js';
+import { checkOptions } from './preflight.js';
 import { loadResumeState, type ResumeState } from './resume.js';
+import { answerVerdict, errorVerdict, toAttempt, type Answer, type Verdict } from './verdict.js';
 
-/** Defaults of {@link BatchOptions}, in one place. */
-export const BATCH_DEFAULTS = {
-  maxInFlight: 256,
-  graceMs: 5000,
-  /** Consecutive requests failing with `upstream_error` (no success between) that stop the run. */
-  breakerThreshold: 10,
-  /** Bad lines printed before the rest are only counted. */
-  badLinesShown: 20,
-  /** Completion tokens the engine assumes for a request without a max, until it learns (engine default). */
-  typicalCompletion: 64,
-} as const;
-
-export interface BatchOptions {
-  /** The input JSONL file. */
-  input: string;
-  /** The output JSONL file (succeeded lines), appended to. */
-  output: string;
-  /** The errors JSONL file. @default `${output}.errors.jsonl` */
-  errors?: string;
-  /** Base URL of the API, `/v1` included. */
-  baseUrl: string;
-  /** Sent as `Authorization: Bearer …`; never logged. */
-  apiKey?: string;
-  /** Requests per minute per model. @default learned from the headers */
-  rpm?: number;
-  /** Tokens per minute per model. @default learned from the headers */
-  tpm?: number;
-  /** Requests handed to the engine at once (waiting for admission or in flight). @default 256 */
-  maxInFlight?: number;
-  /** Skip lines the output and errors files already finished. @default false */
-  resume?: boolean;
-  /** With `resume`: send the failed lines again too. @default false */
-  retryFailed?: boolean;
-  /** After `interrupt()`, how long in-flight requests may take to finish. @default 5000 */
-  graceMs?: number;
-  /** How requests reach the API. @default a keep-alive `node:http(s)` transport, `maxInFlight` connections */
-  transport?: Transport;
-  /** Extra engine options (tests: retry policy, clock). Limits come from `rpm`/`tpm`. */
-  engine?: Omit<EngineOptions, 'limits'>;
-  /** Warnings and bad lines, one message per call. @default nothing */
-  log?: (message: string) => void;
-}
-
-/** Why a run stopped before the end of the file. */
-export interface StopInfo {
-  reason: 'quota' | 'unauthorized' | 'upstream_down' | 'interrupt';
-  message: string;
-}
-
-export interface BatchSummary {
-  input: string;
-  output: string;
-  errors: string;
-  /** Non-blank input lines (`undefined` when the run was interrupted before they were counted). */
-  total: number | undefined;
-  succeeded: number;
-  /** Lines that failed in this run (sent, or refused by the engine). */
-  failed: number;
-  /** Bad input lines (this run's count; they are checked on every run). */
-  bad: number;
-  /** Lines skipped because an earlier run finished them. */
-  skipped: number;
-  /** Lines not sent because the run stopped (quota, key, upstream down), written as `not_attempted`. */
-  notAttempted: number;
-  /** Lines that were in flight when an interrupted run gave up on them (nothing written). */
-  abandoned: number;
-  /** Failures from earlier runs, kept in the errors file. */
-  earlierFailed: number;
-  /** Errors-file entries of earlier runs dropped to run again. */
-  rerun: number;
-  stopped: StopInfo | undefined;
-  /** Attempts sent (retries included). */
-  sent: number;
-  rateLimited: number;
-  retries: number;
-  /** Tokens reserved at admission (estimates, all attempts). */
-  tokensAdmitted: number;
-  /** Usage reported by the succeeded answers. */
-  promptTokens: number;
-  completionTokens: number;
-  wallMs: number;
-  /** Per lane (model): what it admitted, the limits in force at the end, its time from start to last admission. */
-  lanes: (LaneProgress & { spanMs: number })[];
-  /** The window, not the limits, held the run back for much of the time. */
-  windowBound: boolean;
-  maxInFlight: number;
-  /** 0 all succeeded, 1 some failed or were not attempted, 130 interrupted. */
-  exitCode: 0 | 1 | 130;
-}
-
-/** A problem found before anything was sent (exit 2). */
-export class BatchSetupError extends Error {
-  override readonly name = 'BatchSetupError';
-}
+export { BATCH_DEFAULTS, type BatchOptions, type BatchSummary, type StopInfo } from './options.js';
+export { BatchSetupError } from './files.js';
+export { checkFiles } from './preflight.js';
 
 /** The abort reason of requests the run itself cancelled (stop, interrupt). */
 class RunStopped extends Error {
   override readonly name = 'RunStopped';
 }
 
-interface Answer {
-  status: number;
-  requestId: string | null;
-  body: unknown;
-}
-
 interface Item {
   request: BatchRequest;
   controller: AbortController;
+  /** The lane id, once known. */
+  lane?: string;
   /** Inside `send` (the HTTP exchange is under way). */
   sending: boolean;
   /** Attempts that reached `send` and went out. */
   sends: number;
-}
-
-/** Checks that the files are usable; throws {@link BatchSetupError} with what to do. */
-export async function checkFiles(options: {
-  input: string;
-  output?: string;
-  errors?: string;
-  resume?: boolean;
-}): Promise<void> {
-  let info;
-  try {
-    info = await stat(options.input);
-    await access(options.input, constants.R_OK);
-  } catch (err) {
-    throw new BatchSetupError(
-      `Cannot read the input file ${options.input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check the path.`,
-    );
-  }
-  if (info.isDirectory()) {
-    throw new BatchSetupError(`The input ${options.input} is a directory; give a JSONL file.`);
-  }
-  if (options.resume || options.output === undefined) return;
-  for (const path of [options.output, options.errors ?? `${options.output}.errors.jsonl`]) {
-    let size = 0;
-    try {
-      size = (await stat(path)).size;
-    } catch {
-      continue;
-    }
-    if (size > 0) {
-      throw new BatchSetupError(
-        `${path} already exists and is not empty. To continue that run, add --resume (finished lines are skipped); to start over, remove it (and ${path === options.output ? 'its errors file' : 'the output file'}) or choose another --output.`,
-      );
-    }
-  }
+  /** It was on the wire when the run abandoned it. */
+  onWire?: boolean;
 }
 
 export class BatchRun {
   readonly #o: BatchOptions & { errors: string; maxInFlight: number; graceMs: number };
+  readonly #errorsGiven: boolean;
   readonly #engine: Engine;
   readonly #tracker: ProgressTracker;
   readonly #transport: Transport;
   readonly #closeTransport: () => void;
+  readonly #redact: Redactor;
   readonly #window = new Set<Item>();
-  readonly #upstream: string;
   readonly #headers: Record<string, string>;
   #wake: (() => void) | undefined;
   #stop: StopInfo | undefined;
   #heard = false;
   #consecutiveDown = 0;
-  #badShown = 0;
-  #output: LineWriter | undefined;
-  #errors: LineWriter | undefined;
+  /** Set when the run starts (the files are open). */
+  #record!: Recorder;
   #total: number | undefined;
-  #usage = { prompt: 0, completion: 0 };
-  #counts = { succeeded: 0, failed: 0, bad: 0, skipped: 0, notAttempted: 0, abandoned: 0 };
   #samples = { ticks: 0, windowBound: 0 };
   #graceTimer: NodeJS.Timeout | undefined;
   #countAbort = new AbortController();
+  #writeFailedOnce = false;
 
   constructor(options: BatchOptions) {
+    checkOptions(options);
     const maxInFlight = options.maxInFlight ?? BATCH_DEFAULTS.maxInFlight;
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-      throw new BatchSetupError(`maxInFlight must be a whole number from 1 up, got ${String(maxInFlight)}.`);
-    }
+    this.#errorsGiven = options.errors !== undefined;
     this.#o = {
       ...options,
       errors: options.errors ?? `${options.output}.errors.jsonl`,
       maxInFlight,
       graceMs: options.graceMs ?? BATCH_DEFAULTS.graceMs,
     };
-    let base: URL;
-    try {
-      base = new URL(options.baseUrl);
-    } catch {
-      throw new BatchSetupError(
-        `The base URL ${JSON.stringify(options.baseUrl)} is not a URL; expected e.g. https://api.openai.com/v1.`,
-      );
-    }
-    this.#upstream = upstreamOf(base);
+    this.#redact = keyRedactor(options.apiKey);
     if (options.transport) {
       this.#transport = options.transport;
       this.#closeTransport = () => {};
@@ -238,7 +102,8 @@ export class BatchRun {
       ...(Object.keys(limits).length > 0 ? { limits } : {}),
       maxQueue: maxInFlight + 16,
     });
-    this.#tracker = new ProgressTracker();
+    const clock = this.#engine.clock;
+    this.#tracker = new ProgressTracker(() => clock.now());
     this.#engine.on((event) => {
       this.#tracker.event(event);
       if (event.type === 'answered' && !this.#heard) {
@@ -262,15 +127,22 @@ export class BatchRun {
    */
   interrupt(): void {
     if (this.#stop?.reason === 'interrupt') return;
+    if (this.#stop) {
+      // Already stopping (quota, key, upstream down): requests on the wire get their grace time.
+      this.#graceTimer ??= setTimeout(() => this.abort(), this.#o.graceMs);
+      this.#graceTimer.unref();
+      return;
+    }
     this.#stopRun({ reason: 'interrupt', message: 'Interrupted: stopped sending.' });
-    this.#graceTimer = setTimeout(() => this.abort(), this.#o.graceMs);
-    this.#graceTimer.unref();
   }
 
   /** Abandons every request now (a second Ctrl-C). */
   abort(): void {
     if (!this.#stop) this.#stopRun({ reason: 'interrupt', message: 'Interrupted: stopped sending.' });
-    for (const item of this.#window) item.controller.abort(new RunStopped('abandoned'));
+    for (const item of this.#window) {
+      if (item.sending) item.onWire = true;
+      item.controller.abort(new RunStopped('abandoned'));
+    }
     this.#countAbort.abort();
     this.#notify();
   }
@@ -278,101 +150,116 @@ export class BatchRun {
   async run(): Promise<BatchSummary> {
     const o = this.#o;
     const started = Date.now();
-    await checkFiles(o);
+    const files = await checkPaths({
+      input: o.input,
+      output: o.output,
+      errors: this.#errorsGiven ? o.errors : undefined,
+    });
+    const locks: FileLock[] = [];
+    try {
+      for (const target of [o.output, o.errors]) {
+        const lock = FileLock.acquire(target, (m) => this.#log(m));
+        if (lock) locks.push(lock);
+      }
+      if (!o.resume && !o.retryFailed) checkFresh(o.output, o.errors);
+      return await this.#run(files.inputIsStream, started);
+    } finally {
+      for (const lock of locks) lock.release();
+    }
+  }
+
+  async #run(streaming: boolean, started: number): Promise<BatchSummary> {
+    const o = this.#o;
     let resume: ResumeState | undefined;
     if (o.resume || o.retryFailed) {
-      resume = await loadResumeState(o.output, o.errors, { retryFailed: o.retryFailed === true });
+      resume = await loadResumeState(o.output, o.errors, {
+        retryFailed: o.retryFailed === true,
+        redactor: this.#redact,
+      });
       for (const note of resume.notes) this.#log(note);
     }
-    try {
-      this.#output = new LineWriter(o.output);
-      this.#errors = new LineWriter(o.errors);
-    } catch (err) {
-      this.#output?.close();
-      throw new BatchSetupError(
-        `Cannot write ${(err as NodeJS.ErrnoException).path ?? o.output}: ${(err as Error).message}.`,
-      );
-    }
+    this.#record = new Recorder({
+      input: o.input,
+      output: o.output,
+      errors: o.errors,
+      redactor: this.#redact,
+      tracker: this.#tracker,
+      log: (m) => this.#log(m),
+      onWriteError: (err) => this.#writeFailed(err),
+    });
+    const record = this.#record;
 
     const checker = new LineChecker(resume?.finished);
-    void countLines(o.input, this.#countAbort.signal).then(
-      (n) => {
-        this.#total = n;
-        this.#tracker.setTotal(n);
-        checker.reserve(n);
-      },
-      () => {},
-    );
+    if (streaming) {
+      // A pipe can be read only once: no counting pass; the total is known at its end.
+      this.#tracker.setStreaming();
+    } else {
+      void countLines(o.input, this.#countAbort.signal).then(
+        (n) => {
+          this.#total = n;
+          this.#tracker.setTotal(n);
+          checker.reserve(n);
+        },
+        () => {},
+      );
+    }
     const poll = setInterval(() => void this.#sample(), 1000);
     poll.unref();
 
+    let read = 0;
+    let readAll = false;
     try {
       for await (const raw of readLines(o.input)) {
+        read++;
+        this.#tracker.read();
         const checked = checker.check(raw);
         if (!checked.ok) {
-          this.#badLine(checked.bad);
-          continue;
+          record.bad(checked.bad);
+        } else if (checked.finished) {
+          record.skipped(resume?.failedIds.has(checked.request.customId) === true);
+        } else {
+          if (!this.#stop) await this.#room();
+          if (this.#stoppedReading()) break;
+          if (this.#stop) record.notAttempted(checked.request, this.#stop.reason);
+          else this.#start(checked.request);
         }
-        const request = checked.request;
-        if (checked.finished) {
-          this.#counts.skipped++;
-          this.#tracker.line('skipped');
-          continue;
-        }
-        if (!this.#stop) await this.#room();
-        if (this.#stop?.reason === 'interrupt') break;
-        if (this.#stop) {
-          this.#notAttempted(request);
-          continue;
-        }
-        this.#start(request);
+        if (this.#stoppedReading()) break;
+      }
+      readAll = !this.#stoppedReading();
+      if (readAll && streaming) {
+        this.#total = read;
+        this.#tracker.setTotal(read);
       }
       await this.#drained();
     } finally {
       clearInterval(poll);
-      if (this.#graceTimer) clearTimeout(this.#graceTimer);
       this.#countAbort.abort();
-      this.#output.close();
-      this.#errors.close();
+      record.close();
+      if (this.#graceTimer) clearTimeout(this.#graceTimer);
       await this.#sample();
       await this.#engine.close();
       this.#closeTransport();
     }
 
-    const snap = this.#tracker.snapshot();
-    const c = this.#counts;
-    const interrupted = this.#stop?.reason === 'interrupt';
-    const earlierFailed = resume?.failed ?? 0;
-    return {
-      input: o.input,
-      output: o.output,
-      errors: o.errors,
+    return summarize(record, {
+      options: o,
       total: this.#total,
-      succeeded: c.succeeded,
-      failed: c.failed,
-      bad: c.bad,
-      skipped: c.skipped,
-      notAttempted: c.notAttempted,
-      abandoned: c.abandoned,
-      earlierFailed,
-      rerun: resume?.rerun ?? 0,
+      resume,
+      readAll,
       stopped: this.#stop,
-      sent: snap.sent,
-      rateLimited: snap.rateLimited,
-      retries: snap.retries,
-      tokensAdmitted: snap.tokensAdmitted,
-      promptTokens: this.#usage.prompt,
-      completionTokens: this.#usage.completion,
+      tracker: this.#tracker,
       wallMs: Date.now() - started,
-      lanes: this.#tracker.lanes().map((l) => ({ ...l, spanMs: l.lastAt - this.#tracker.startedAt })),
       windowBound: this.#samples.ticks >= 5 && this.#samples.windowBound / this.#samples.ticks > 0.25,
-      maxInFlight: o.maxInFlight,
-      exitCode: interrupted ? 130 : c.failed + c.bad + c.notAttempted + earlierFailed > 0 ? 1 : 0,
-    };
+    });
+  }
+
+  /** An interrupted run, or one that cannot write, reads no further; other stops read on. */
+  #stoppedReading(): boolean {
+    return this.#stop?.reason === 'interrupt' || this.#stop?.reason === 'write_error';
   }
 
   #log(message: string): void {
-    this.#o.log?.(message);
+    this.#o.log?.(this.#redact.text(message));
   }
 
   #notify(): void {
@@ -395,71 +282,59 @@ export class BatchRun {
     while (this.#window.size > 0) await new Promise<void>((resolve) => (this.#wake = resolve));
   }
 
-  /** Samples the limits in force and whether the window (rather than the limits) is the bottleneck. */
+  /** Samples the limiter's state of each lane and whether the window (rather than the limits) is the bottleneck. */
   async #sample(): Promise<void> {
+    const waiting = new Map<string, number>();
+    let sending = 0;
+    for (const item of this.#window) {
+      if (item.sending) sending++;
+      else if (item.lane !== undefined) waiting.set(item.lane, (waiting.get(item.lane) ?? 0) + 1);
+    }
+    const at = this.#engine.clock.now();
     for (const lane of await this.#engine.stats()) {
-      let rpm = 0;
-      let tpm = 0;
-      for (const b of lane.buckets) {
-        if (b.windowMs !== 60_000) continue;
-        if (b.dimension === 'requests') rpm = b.limit;
-        if (b.dimension === 'tokens') tpm = b.limit;
-      }
-      this.#tracker.setLaneLimits(lane.lane, rpm || undefined, tpm || undefined);
+      this.#tracker.setLaneSample(lane.lane, {
+        at,
+        buckets: lane.buckets,
+        cooldownUntil: lane.cooldownUntil,
+        waiting: waiting.get(lane.lane) ?? 0,
+      });
     }
     if (this.#stop || !this.#heard) return;
     this.#samples.ticks++;
-    let sending = 0;
-    for (const item of this.#window) if (item.sending) sending++;
     if (this.#window.size >= this.#o.maxInFlight && sending === this.#window.size)
       this.#samples.windowBound++;
   }
 
-  #badLine(bad: BadLine): void {
-    this.#counts.bad++;
-    this.#tracker.line('bad');
-    this.#errors!.writeBuffered(errorLine(bad.customId, bad.line, bad.code, bad.message));
-    if (this.#badShown < BATCH_DEFAULTS.badLinesShown) this.#log(`${this.#o.input}: ${bad.message}`);
-    else if (this.#badShown === BATCH_DEFAULTS.badLinesShown) {
-      this.#log(
-        `${this.#o.input}: more bad lines follow; they are counted in the summary and listed in ${this.#o.errors}.`,
-      );
-    }
-    this.#badShown++;
-  }
-
-  #notAttempted(request: BatchRequest, sent = false): void {
-    this.#counts.notAttempted++;
-    this.#tracker.line('not_attempted', sent);
-    this.#errors!.writeBuffered(
-      errorLine(
-        request.customId,
-        request.line,
-        'not_attempted',
-        `Not sent: the run stopped first (${this.#stop?.reason ?? 'stopped'}). --resume sends it.`,
-      ),
-    );
-  }
-
-  #failed(
-    request: BatchRequest,
-    code: BatchErrorCode,
-    message: string,
-    response: BatchResponse | null,
-  ): void {
-    this.#counts.failed++;
-    this.#tracker.line('failed', true);
-    this.#errors!.write(errorLine(request.customId, request.line, code, message, response));
+  /**
+   * The first write error stops sending and reading (also a stop that was reading on to write
+   * `not_attempted` lines; not an interrupt); requests on the wire get the grace time, then are abandoned.
+   */
+  #writeFailed(err: unknown): void {
+    if (this.#writeFailedOnce) return;
+    this.#writeFailedOnce = true;
+    const message =
+      err instanceof WriteError
+        ? `${err.message} Stopped sending at the first failed write; every line already in the files is whole.`
+        : `Unexpected failure while recording a result: ${(err as Error)?.message ?? String(err)}. Stopped sending.`;
+    const earlier = this.#stop;
+    if (earlier?.reason === 'interrupt') return;
+    // A stop that was reading on (quota, key, upstream down) becomes this one; its reason is kept.
+    this.#stop = undefined;
+    this.#stopRun({ reason: 'write_error', message: earlier ? `${message}\n${earlier.message}` : message });
   }
 
   #stopRun(stop: StopInfo): void {
     if (this.#stop) return;
-    this.#stop = stop;
+    this.#stop = { ...stop, message: this.#redact.text(stop.message) };
     this.#tracker.stopping();
     // Requests not on the wire are not sent any more; those on the wire finish (their answers count).
     for (const item of this.#window) if (!item.sending) item.controller.abort(new RunStopped(stop.reason));
-    // An interrupted run reads no further; a stopped one reads on to account for every line.
-    if (stop.reason === 'interrupt') this.#countAbort.abort();
+    if (this.#stoppedReading()) {
+      // Reading stops; requests on the wire get their grace time.
+      this.#countAbort.abort();
+      this.#graceTimer ??= setTimeout(() => this.abort(), this.#o.graceMs);
+      this.#graceTimer.unref();
+    }
     this.#notify();
   }
 
@@ -467,116 +342,76 @@ export class BatchRun {
     const item: Item = { request, controller: new AbortController(), sending: false, sends: 0 };
     this.#window.add(item);
     this.#tracker.started();
-    void this.#execute(item).finally(() => {
-      this.#window.delete(item);
-      // The first finished request ends the one-at-a-time start even without an answer (no upstream).
-      this.#heard = true;
-      this.#notify();
-    });
+    void this.#execute(item)
+      .catch((err: unknown) => this.#writeFailed(err))
+      .finally(() => {
+        this.#window.delete(item);
+        // The first finished request ends the one-at-a-time start even without an answer (no upstream).
+        this.#heard = true;
+        this.#notify();
+      });
   }
 
   async #execute(item: Item): Promise<void> {
     const { request } = item;
     const url = joinUrl(this.#o.baseUrl, request.url);
     const bodyText = JSON.stringify(request.body);
-    const cost: RequestCost = estimateCost(request.url, request.body, { typicalCompletion: 0 });
-    const engineRequest: EngineRequest = {
-      lane: {
-        upstream: this.#upstream,
-        keyFingerprint: keyFingerprint(this.#o.apiKey),
-        model: cost.model ?? 'unknown',
-      },
-      // Embeddings generate nothing: no typical completion is added to their cost.
-      cost: request.kind === 'embeddings' ? { ...cost, n: 0 } : cost,
-      priority: 'batch',
-      signal: item.controller.signal,
-    };
+    const adapted = adaptRequest(
+      { method: 'POST', url, headers: NO_HEADERS, body: request.body },
+      { priority: 'batch', ...(this.#o.apiKey ? { apiKey: this.#o.apiKey } : {}) },
+    );
+    const engineRequest: EngineRequest = { ...adapted.request, signal: item.controller.signal };
+    item.lane = this.#engine.laneId(engineRequest.lane);
     try {
       const execution = await this.#engine.execute(engineRequest, () => this.#send(item, url, bodyText));
       execution.done();
-      const answer = execution.value;
-      const response: BatchResponse = {
-        status_code: answer.status,
-        request_id: answer.requestId,
-        body: answer.body,
-      };
-      if (execution.outcome === 'success') {
-        this.#consecutiveDown = 0;
-        const usage = usageFromBody(answer.body);
-        this.#usage.prompt += usage?.promptTokens ?? 0;
-        this.#usage.completion += usage?.completionTokens ?? 0;
-        this.#counts.succeeded++;
-        this.#tracker.line('succeeded', true);
-        this.#output!.write(outputLine(request.customId, response));
-        return;
-      }
-      const upstream = describeUpstream(answer);
-      if (answer.status === 401) {
-        this.#failed(
-          request,
-          'unauthorized',
-          `The API refused the key (401${upstream}). Check the key, then --resume.`,
-          response,
-        );
-        this.#stopRun({
-          reason: 'unauthorized',
-          message: `The API refused the key (401${upstream}). Stopped sending. Check OPENAI_API_KEY (or the variable named by --api-key-env) and the base URL, then resume.`,
-        });
-        return;
-      }
-      this.#failed(
-        request,
-        'upstream_rejected',
-        `The API answered ${answer.status}${upstream}. Fix the request; sending it again as it is fails the same way.`,
-        response,
-      );
+      this.#apply(request, answerVerdict(execution.value, execution.outcome));
     } catch (err) {
-      if (err instanceof RunStopped || (item.controller.signal.aborted && !(err instanceof SluiceError))) {
-        if (this.#stop && this.#stop.reason !== 'interrupt') this.#notAttempted(request, true);
-        else {
-          this.#counts.abandoned++;
-          this.#tracker.abandoned();
-        }
-        return;
-      }
-      if (err instanceof SluiceError) {
-        const response: BatchResponse | null =
-          err.status === undefined
-            ? null
-            : { status_code: err.status, request_id: err.requestId ?? null, body: err.body ?? null };
-        if (err.code === 'quota_exhausted') {
-          if (item.sends === 0 || this.#stop) {
-            this.#notAttempted(request, true);
-          } else {
-            this.#failed(request, 'quota_exhausted', err.message, response);
-          }
-          this.#stopRun({
-            reason: 'quota',
-            message: `The account's quota is exhausted: ${quotaDetail(err)}. Stopped sending.`,
-          });
-          return;
-        }
-        if (err.code === 'upstream_error') {
-          this.#consecutiveDown++;
-          this.#failed(request, 'upstream_error', err.message, response);
-          if (this.#consecutiveDown >= BATCH_DEFAULTS.breakerThreshold) {
-            this.#stopRun({
-              reason: 'upstream_down',
-              message: `${this.#consecutiveDown} requests in a row failed after every retry (last: ${err.message}). Stopped sending. Check the base URL, the network and the provider's status page; then resume with --retry-failed to send the failed lines again.`,
-            });
-          }
-          return;
-        }
-        this.#failed(request, err.code, err.message, response);
-        return;
-      }
-      this.#failed(
-        request,
-        'upstream_error',
-        `Unexpected failure: ${(err as Error).message ?? String(err)}`,
-        null,
-      );
+      this.#caught(item, err);
     }
+  }
+
+  #caught(item: Item, err: unknown): void {
+    const { request } = item;
+    if (err instanceof RunStopped || (item.controller.signal.aborted && !(err instanceof SluiceError))) {
+      // Nothing is written for an interrupted line: --resume runs it.
+      if (this.#stop && !this.#stoppedReading()) this.#record.notAttempted(request, this.#stop.reason, true);
+      else this.#record.gaveUp(item.onWire === true);
+      return;
+    }
+    if (err instanceof SluiceError) {
+      this.#apply(request, errorVerdict(err, item.sends > 0 && this.#stop === undefined));
+      return;
+    }
+    this.#record.failed(
+      request,
+      'upstream_error',
+      `Unexpected failure: ${(err as Error).message ?? String(err)}`,
+      null,
+    );
+  }
+
+  /** Records a request's verdict and acts on it (a stop; too many upstream failures in a row). */
+  #apply(request: BatchRequest, verdict: Verdict): void {
+    if (verdict.kind === 'succeeded') {
+      this.#consecutiveDown = 0;
+      this.#record.succeeded(request, verdict.response);
+      return;
+    }
+    if (verdict.kind === 'not_attempted') {
+      this.#record.notAttempted(request, this.#stop?.reason ?? verdict.stop.reason, true);
+      this.#stopRun(verdict.stop);
+      return;
+    }
+    this.#record.failed(request, verdict.code, verdict.message, verdict.response);
+    if (verdict.stop) this.#stopRun(verdict.stop);
+    if (verdict.upstreamDown === undefined) return;
+    // Many requests in a row failing for reasons of the upstream: it is down, or the base URL is wrong.
+    if (++this.#consecutiveDown < BATCH_DEFAULTS.breakerThreshold) return;
+    this.#stopRun({
+      reason: 'upstream_down',
+      message: `${this.#consecutiveDown} requests in a row failed after every retry (${verdict.upstreamDown}). Stopped sending. Check the base URL, the network and the provider's status page; then resume with --retry-failed to send the failed lines again.`,
+    });
   }
 
   async #send(item: Item, url: string, bodyText: string): Promise<AttemptResult<Answer>> {
@@ -593,48 +428,15 @@ export class BatchRun {
         body: bodyText,
         signal: item.controller.signal,
       });
-      const parsed = parseJson(res.text);
-      const requestId = res.headers['x-request-id'];
-      const answer: Answer = {
-        status: res.status,
-        requestId: typeof requestId === 'string' ? requestId : null,
-        body: parsed === undefined ? res.text : parsed,
-      };
-      const ok = res.status >= 200 && res.status < 300;
-      const usage = ok ? usageFromBody(parsed) : undefined;
-      return {
-        status: res.status,
-        headers: res.headers,
-        ...(ok ? {} : { body: answer.body }),
-        value: answer,
-        ...(usage ? { usage } : {}),
-      };
+      return toAttempt(res);
     } finally {
       item.sending = false;
     }
   }
 }
 
-/** `: model_not_found: The model … does not exist` from an OpenAI-shaped error body, or ''. */
-function describeUpstream(answer: Answer): string {
-  const error = (answer.body as { error?: { code?: unknown; type?: unknown; message?: unknown } } | null)
-    ?.error;
-  if (typeof error !== 'object' || error === null) return '';
-  const code =
-    typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : undefined;
-  const message = typeof error.message === 'string' ? error.message : undefined;
-  return [code, message]
-    .filter((x) => x !== undefined)
-    .map((x) => `: ${x}`)
-    .join('');
-}
-
-function quotaDetail(err: SluiceError): string {
-  const error = (err.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  const code = typeof error?.code === 'string' ? error.code : 'insufficient_quota';
-  const message = typeof error?.message === 'string' ? error.message : undefined;
-  return message ? `${code} (${message})` : code;
-}
+/** Batch requests carry no caller headers: the run's own key and content type are added when sending. */
+const NO_HEADERS = { get: () => null };
 
 /** Runs a batch file to its end (or its stop). */
 export async function runBatch(options: BatchOptions): Promise<BatchSummary> {

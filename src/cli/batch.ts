@@ -1,8 +1,10 @@
 import { basename, relative } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
 import { formatPlan, planBatch } from '../batch/plan.js';
 import { formatCount } from '../batch/progress.js';
 import { ProgressReporter, type ProgressMode } from '../batch/progress.js';
+import { keyRedactor, type Redactor } from '../batch/redact.js';
 import { BATCH_DEFAULTS, BatchRun, BatchSetupError, checkFiles, type BatchOptions } from '../batch/runner.js';
 import { formatSummary } from '../batch/summary.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
@@ -67,9 +69,24 @@ function resumeCommand(): string {
   return [program, ...args.map(shellQuote)].join(' ');
 }
 
+/** What the command prints goes through this: the API key never reaches the terminal. */
+let redact: Redactor = keyRedactor(undefined);
+
+function say(text: string): void {
+  process.stderr.write(redact.text(text));
+}
+
 function fail(message: string): never {
-  process.stderr.write(`error: ${message}\n`);
+  say(`error: ${message}\n`);
   process.exit(2);
+}
+
+/** An unexpected failure: its message (never a stack trace), exit 1. */
+function crash(err: unknown): never {
+  say(
+    `error: unexpected failure: ${(err as Error)?.message ?? String(err)}. Results written so far are whole lines; --resume continues.\n`,
+  );
+  process.exit(1);
 }
 
 function isLoopback(url: string): boolean {
@@ -125,7 +142,10 @@ terminal, a line every 10 s otherwise. Exit status: 0 all succeeded, 1 some line
 not sent, 2 nothing could run (bad flags, unreadable input, output exists without --resume),
 130 interrupted.
 
-The API key is read from the environment only (never a flag). Ctrl-C stops sending, lets requests
+The input may be a pipe (/dev/stdin, <(...)). A lock beside the output (results.jsonl.lock)
+keeps a second run off the same files; the input, output and errors file must be three files.
+
+The API key is read from the environment only (never a flag), and never printed or written. Ctrl-C stops sending, lets requests
 in flight finish for ${BATCH_DEFAULTS.graceMs / 1000} s and prints the command that resumes; a second Ctrl-C abandons them.
 
 Examples:
@@ -157,24 +177,25 @@ Reference: docs/batch.md`,
     }
     const resume = flags.resume === true || flags.retryFailed === true;
     if (flags.dryRun) {
+      let plan;
       try {
         await checkFiles({ input });
+        plan = await planBatch({
+          input,
+          ...(flags.output === undefined ? {} : { output: flags.output }),
+          ...(flags.errors === undefined ? {} : { errors: flags.errors }),
+          resume,
+          retryFailed: flags.retryFailed === true,
+          ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
+          ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
+        });
       } catch (err) {
         if (err instanceof BatchSetupError) fail(err.message);
-        throw err;
+        crash(err);
       }
-      const plan = await planBatch({
-        input,
-        ...(flags.output === undefined ? {} : { output: flags.output }),
-        ...(flags.errors === undefined ? {} : { errors: flags.errors }),
-        resume,
-        retryFailed: flags.retryFailed === true,
-        ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
-        ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
-      });
-      for (const bad of plan.badLines) process.stderr.write(`${input}: ${bad.message}\n`);
+      for (const bad of plan.badLines) say(`${input}: ${bad.message}\n`);
       if (plan.bad > plan.badLines.length) {
-        process.stderr.write(`${input}: ${formatCount(plan.bad - plan.badLines.length)} more bad lines.\n`);
+        say(`${input}: ${formatCount(plan.bad - plan.badLines.length)} more bad lines.\n`);
       }
       process.stdout.write(`${formatPlan(plan)}\n`);
       process.exit(plan.bad > 0 ? 1 : 0);
@@ -187,23 +208,38 @@ Reference: docs/batch.md`,
     }
     const output = flags.output;
 
-    const rawBase = flags.baseUrl ?? (process.env['OPENAI_BASE_URL'] || DEFAULT_BASE_URL);
-    const useMock = rawBase === 'mock';
-    if (!useMock) {
-      try {
-        new URL(rawBase);
-      } catch {
-        fail(
-          `--base-url ${JSON.stringify(rawBase)} is not a URL; expected e.g. ${DEFAULT_BASE_URL}, or "mock".`,
-        );
-      }
+    if (flags.apiKeyEnv !== undefined && !isEnvName(flags.apiKeyEnv)) {
+      // Never echoed: a value that is no variable name may well be a secret.
+      fail(
+        looksLikeKey(flags.apiKeyEnv)
+          ? "--api-key-env takes the NAME of the environment variable that holds the key (like OPENAI_API_KEY), but it was given what looks like an API key itself (not shown). A key on the command line stays in the shell history and the process list: consider rotating it. Export it instead — export OPENAI_API_KEY=... — and drop --api-key-env, or give the variable's name."
+          : '--api-key-env takes the name of an environment variable (letters, digits and _, not starting with a digit, like OPENAI_API_KEY); the value given is not one (not shown, in case it is a secret).',
+      );
     }
-
     const keyVar = flags.apiKeyEnv ?? 'OPENAI_API_KEY';
     let apiKey = process.env[keyVar] || undefined;
     if (flags.apiKeyEnv !== undefined && apiKey === undefined) {
       fail(
         `--api-key-env ${keyVar}: the variable ${keyVar} is not set (or empty). Export it with the API key.`,
+      );
+    }
+    if (apiKey !== undefined) {
+      redact = keyRedactor(apiKey);
+      const problem = keyProblem(apiKey);
+      if (problem) {
+        fail(
+          `the API key in ${keyVar} ${problem}. The key itself is not shown. Remove the character, e.g. export ${keyVar}="$(printf %s "$${keyVar}" | tr -d '\\r\\n ')".`,
+        );
+      }
+    }
+
+    const baseSource = flags.baseUrl !== undefined ? '--base-url' : 'OPENAI_BASE_URL';
+    const rawBase = flags.baseUrl ?? (process.env['OPENAI_BASE_URL'] || DEFAULT_BASE_URL);
+    const useMock = rawBase === 'mock';
+    const urlProblem = useMock ? undefined : baseUrlProblem(rawBase);
+    if (urlProblem) {
+      fail(
+        `${baseSource} ${JSON.stringify(rawBase)} ${urlProblem}. Expected the API's base URL, /v1 included, e.g. ${DEFAULT_BASE_URL}, or "mock".`,
       );
     }
     if (apiKey === undefined && useMock) apiKey = 'sk-mock';
@@ -229,7 +265,7 @@ Reference: docs/batch.md`,
       await checkFiles(options);
     } catch (err) {
       if (err instanceof BatchSetupError) fail(err.message);
-      throw err;
+      crash(err);
     }
 
     const mode: ProgressMode = flags.quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain';
@@ -239,17 +275,17 @@ Reference: docs/batch.md`,
     if (useMock) {
       mock = await startMock(EMBEDDED_MOCK);
       options.baseUrl = mock.url;
-      process.stderr.write(
+      say(
         `--base-url mock: using the built-in emulator at ${mock.url} — ${formatCount(EMBEDDED_MOCK.rpm!)} RPM and ${formatCount(EMBEDDED_MOCK.tpm!)} TPM per model, ${EMBEDDED_MOCK.burstSeconds} s burst. No account needed; nothing leaves this machine.\n`,
       );
     }
 
     let run: BatchRun;
     try {
-      run = new BatchRun({ ...options, log: (m) => reporter.log(m) });
+      run = new BatchRun({ ...options, log: (m) => reporter.log(redact.text(m)) });
     } catch (err) {
       if (err instanceof BatchSetupError) fail(err.message);
-      throw err;
+      crash(err);
     }
 
     let interrupts = 0;
@@ -273,15 +309,15 @@ Reference: docs/batch.md`,
       summary = await run.run();
     } catch (err) {
       reporter.stop();
-      if (err instanceof BatchSetupError) fail(err.message);
-      throw err;
-    } finally {
       await mock?.close();
+      if (err instanceof BatchSetupError) fail(err.message);
+      crash(err);
     }
+    await mock?.close();
     reporter.stop();
     const text = formatSummary(summary, resumeCommand());
-    if (!flags.quiet) process.stderr.write(`${text}\n`);
-    else if (summary.stopped) process.stderr.write(`${summary.stopped.message}\n  ${resumeCommand()}\n`);
+    if (!flags.quiet) say(`${text}\n`);
+    else if (summary.stopped) say(`${summary.stopped.message}\n  ${resumeCommand()}\n`);
     process.exit(summary.exitCode);
   });
 }

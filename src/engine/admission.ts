@@ -3,14 +3,20 @@
  * store finds room; otherwise the request joins its lane's queue, and one pump per lane admits the
  * queue in order as fast as the buckets allow. Requests that can never fit, would miss their deadline
  * or find the queue full fail at once.
+ *
+ * A request with a tenant's sub-limits reserves in the lane's buckets and the tenant's in one store
+ * call. When the tenant's own bucket (or concurrency) is what holds the head back, the pump holds the
+ * tenant in the queue until then and admits the next eligible request instead: one tenant over its
+ * sub-limit never blocks the lane.
  */
 import type { Breaker } from './breaker.js';
 import type { EngineContext } from './context.js';
 import { sluiceError, SluiceError } from './errors.js';
 import type { Lane } from './lane.js';
-import { MINUTE_MS, negate, DIMENSIONS, type CostVector } from './limits.js';
+import { MINUTE_MS, negate, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
 import type { Queued } from './queue.js';
 import type { Run } from './run.js';
+import type { Reservation } from './store.js';
 
 /** A run's place in its lane's queue while it waits for one admission. */
 export interface Ticket extends Queued {
@@ -44,17 +50,17 @@ export class Admission {
       if (signal?.aborted) throw signal.reason;
       // Fast path: nothing waits and the gate is open, so the request needs no queue if it fits now.
       let admitted = false;
-      if (lane.queue.size === 0 && lane.gateOpen()) {
-        const pending = ctx.store.reserve(lane.id, lane.buckets, run.cost, ctx.clock.now());
+      if (lane.queue.size === 0 && run.gateOpen()) {
+        const buckets = run.buckets;
+        const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now());
         const reservation = pending instanceof Promise ? await pending : pending;
-        if (reservation.ok && lane.queue.size === 0 && lane.gateOpen()) {
-          lane.awaiting++;
-          lane.inFlight++;
+        if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
+          run.occupy();
           admitted = true;
         } else if (reservation.ok) {
-          await ctx.store.adjust(lane.id, lane.buckets, negate(run.cost), ctx.clock.now());
+          await ctx.store.adjust(lane.id, buckets, negate(run.cost), ctx.clock.now());
         } else if (reservation.waitMs === Infinity) {
-          throw tooLarge(lane, run.cost, reservation.blockedBy);
+          throw tooLarge(run, buckets, reservation.blockedBy);
         }
       }
       if (!admitted) {
@@ -147,23 +153,56 @@ export class Admission {
     });
   }
 
-  /** A cheap estimate of how long a new entry of this priority would wait (for deadlines and Retry-After). */
+  /**
+   * A cheap estimate of how long a new entry of this priority would wait (for deadlines and Retry-After):
+   * the lane's buckets must fit it and the entries ahead of it (tenants held by their own sub-limits left
+   * out), its tenant's buckets it and the tenant's own entries ahead.
+   */
   async #estimateWait(run: Run<unknown>): Promise<number> {
     const { lane } = run;
-    if (lane.buckets.length === 0) return 0;
+    const buckets = run.buckets;
+    if (buckets.length === 0) return 0;
     const now = this.#ctx.clock.now();
-    const snapshot = await this.#ctx.store.snapshot(lane.id, lane.buckets, now);
+    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now);
+    const tenant = run.tenantState;
     const ahead: CostVector = { ...run.cost };
-    for (const t of lane.queue.ahead(run.priority)) {
+    const own: CostVector = { ...run.cost };
+    for (const t of lane.queue.ahead(run.priority, run.tenant, now)) {
       const cost = t.run.cost;
       for (const d of DIMENSIONS) if (cost[d]) ahead[d] = (ahead[d] ?? 0) + cost[d]!;
+      if (tenant && t.tenant === run.tenant)
+        for (const d of DIMENSIONS) if (cost[d]) own[d] = (own[d] ?? 0) + cost[d]!;
     }
     let wait = Math.max(0, snapshot.cooldownUntil - now);
-    for (const spec of lane.buckets) {
-      const over = (snapshot.levels[spec.id] ?? 0) + (ahead[spec.dimension] ?? 0) - spec.capacity;
+    const count = (spec: BucketSpec, cost: CostVector) => {
+      const over = (snapshot.levels[spec.id] ?? 0) + (cost[spec.dimension] ?? 0) - spec.capacity;
       if (over > 0) wait = Math.max(wait, (over * spec.windowMs) / spec.limit);
-    }
+    };
+    for (const spec of lane.buckets) count(spec, ahead);
+    if (tenant) for (const spec of tenant.buckets) count(spec, own);
     return wait;
+  }
+
+  /**
+   * After a lane's limits changed (`engine.reconfigure()`): fails every queued request that can now never
+   * fit with `request_too_large`, ends the tenants' holds (measured against the old buckets) and wakes the
+   * pump, so the rest of the queue goes at the new limits.
+   */
+  recheck(lane: Lane): void {
+    const queue = lane.queue;
+    queue.unholdAll();
+    const never: [Ticket, string][] = [];
+    for (const ticket of queue.entries()) {
+      const { cost, buckets } = ticket.run;
+      const spec = buckets.find((b) => (cost[b.dimension] ?? 0) > b.capacity);
+      if (spec) never.push([ticket, spec.id]);
+    }
+    for (const [ticket, blockedBy] of never) {
+      queue.cancel(ticket);
+      ticket.cleanup();
+      ticket.reject(tooLarge(ticket.run, ticket.run.buckets, blockedBy));
+    }
+    lane.wake?.();
   }
 
   /** Admits the lane's waiting requests in order, as fast as its buckets allow. One pump per lane. */
@@ -181,38 +220,74 @@ export class Admission {
 
   async #pumpLoop(lane: Lane): Promise<void> {
     const store = this.#ctx.store;
-    while (lane.queue.size > 0) {
+    const queue = lane.queue;
+    while (queue.size > 0) {
       if (!lane.gateOpen()) {
         await this.#waitForWake(lane, Infinity);
         continue;
       }
-      const head = lane.queue.peek();
-      if (!head) return;
-      const cost = head.run.cost;
       const now = this.#ctx.clock.now();
+      const head = queue.peek(now);
+      if (!head) {
+        // Every waiting request is of a tenant held back by its own sub-limit or concurrency.
+        await this.#waitForWake(lane, queue.holdEnd(now) - now);
+        continue;
+      }
+      const { run } = head;
+      const tenant = run.tenantState;
+      if (tenant && !tenant.gateOpen()) {
+        queue.hold(head.tenant, Infinity); // until one of its slots frees (`Run.release`)
+        continue;
+      }
+      const cost = run.cost;
+      const buckets = run.buckets;
       let reservation;
       try {
-        reservation = await store.reserve(lane.id, lane.buckets, cost, now);
+        reservation = await store.reserve(lane.id, buckets, cost, now);
       } catch (err) {
-        settle(lane, head, err);
+        settle(lane, head, now, err);
         continue;
       }
       if (head.cancelled) {
-        if (reservation.ok) await store.adjust(lane.id, lane.buckets, negate(cost), now);
+        if (reservation.ok) await store.adjust(lane.id, buckets, negate(cost), now);
         continue;
       }
       if (reservation.ok) {
-        lane.awaiting++;
-        lane.inFlight++;
-        settle(lane, head);
+        run.occupy();
+        settle(lane, head, now);
       } else if (reservation.waitMs === Infinity) {
-        settle(lane, head, tooLarge(lane, cost, reservation.blockedBy));
-      } else if (now + reservation.waitMs > head.run.deadline) {
-        settle(lane, head, pastDeadline(lane, reservation.waitMs));
+        settle(lane, head, now, tooLarge(run, buckets, reservation.blockedBy));
+      } else if (now + reservation.waitMs > run.deadline) {
+        const own = tenant?.owns(reservation.blockedBy) ? run.tenant : undefined;
+        settle(lane, head, now, pastDeadline(lane, reservation.waitMs, own));
       } else {
-        await this.#waitForWake(lane, reservation.waitMs);
+        const own = await this.#ownWait(run, reservation, now);
+        if (own > 0) {
+          // The tenant is over its own sub-limit: it waits for that alone, and the others go meanwhile.
+          queue.hold(head.tenant, now + own);
+        } else if (!head.cancelled) {
+          await this.#waitForWake(lane, reservation.waitMs);
+        }
       }
     }
+  }
+
+  /**
+   * How long the run's tenant must wait for its own buckets alone (0 when they have room, or when the
+   * lane is cooling down and everyone waits anyway). Costs a store read only when the lane's buckets
+   * refused the run for longer.
+   */
+  async #ownWait(run: Run<unknown>, reservation: Reservation, now: number): Promise<number> {
+    const tenant = run.tenantState;
+    if (!tenant || tenant.buckets.length === 0 || reservation.blockedBy === 'cooldown') return 0;
+    if (tenant.owns(reservation.blockedBy)) return reservation.waitMs;
+    const snapshot = await this.#ctx.store.snapshot(run.lane.id, tenant.buckets, now);
+    let wait = 0;
+    for (const spec of tenant.buckets) {
+      const state = { level: snapshot.levels[spec.id] ?? 0, at: now };
+      wait = Math.max(wait, waitFor(spec, state, run.cost[spec.dimension] ?? 0, now));
+    }
+    return wait;
   }
 
   /** Sleeps until `ms` has passed or something changed on the lane (new entry, a slot freed). */
@@ -234,17 +309,28 @@ export class Admission {
  * Takes a ticket out of the queue (the head may have changed while the store answered) and admits it,
  * or rejects it with `error`.
  */
-function settle(lane: Lane, ticket: Ticket, error?: unknown): void {
-  if (lane.queue.peek() === ticket) lane.queue.shift();
-  else lane.queue.cancel(ticket);
+function settle(lane: Lane, ticket: Ticket, now: number, error?: unknown): void {
+  lane.queue.take(ticket, now);
   ticket.cleanup();
   if (error === undefined) ticket.resolve();
   else ticket.reject(error);
 }
 
-function tooLarge(lane: Lane, cost: CostVector, blockedBy: string | undefined): SluiceError {
-  const spec = lane.buckets.find((b) => b.id === blockedBy);
+function tooLarge(
+  run: Run<unknown>,
+  buckets: readonly BucketSpec[],
+  blockedBy: string | undefined,
+): SluiceError {
+  const { lane, cost } = run;
+  const spec = buckets.find((b) => b.id === blockedBy);
   const dimension = spec?.dimension ?? 'tokens';
+  if (spec && run.tenantState?.owns(spec.id)) {
+    return sluiceError(
+      'request_too_large',
+      `The request needs ${cost[dimension]} ${dimension} but tenant ${JSON.stringify(run.tenant)} may use at most ${Math.floor(spec.capacity)} at once on this lane (its sub-limit: ${spec.limit} per ${spec.windowMs / 1000}s). Reduce the prompt or max_tokens, or raise the tenant's sub-limit.`,
+      { lane: lane.id },
+    );
+  }
   return sluiceError(
     'request_too_large',
     `The request needs ${cost[dimension]} ${dimension} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
@@ -268,10 +354,11 @@ function beyondDeadline(run: Run<unknown>, wait: number, now: number): SluiceErr
   );
 }
 
-function pastDeadline(lane: Lane, wait: number): SluiceError {
+function pastDeadline(lane: Lane, wait: number, tenant?: string): SluiceError {
+  const why = tenant === undefined ? '' : ` for tenant ${JSON.stringify(tenant)}'s own sub-limit`;
   return sluiceError(
     'deadline_exceeded',
-    `The request would wait ${Math.ceil(wait)} ms for admission, beyond its deadline. Raise the max wait or retry later.`,
+    `The request would wait ${Math.ceil(wait)} ms for admission${why}, beyond its deadline. Raise the max wait or retry later.`,
     { lane: lane.id, retryAfterMs: wait },
   );
 }

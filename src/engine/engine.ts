@@ -6,7 +6,8 @@
  *
  * Exactly one layer retries, and it is this one. The rooms it is built from: `admission.ts` (when a
  * request may go), `outcome.ts` (what each answer means), `learn.ts` (limits from the server),
- * `breaker.ts` (quota trips), `lane.ts` (per-lane state), `run.ts` (per-request state).
+ * `breaker.ts` (quota trips), `lane.ts` (per-lane state), `tenant.ts` (a tenant's share of a lane),
+ * `run.ts` (per-request state).
  */
 import { Admission } from './admission.js';
 import { Breaker } from './breaker.js';
@@ -16,10 +17,17 @@ import { EventHub, type EventListener } from './events.js';
 import { Lane, type LaneStats } from './lane.js';
 import { laneId } from './lane-id.js';
 import { Learner } from './learn.js';
-import { resolveOptions, validateLimits, type EngineOptions } from './options.js';
+import {
+  resolveOptions,
+  validateLimits,
+  type EngineOptions,
+  type LimitsConfig,
+  type TenantLimitsFunction,
+} from './options.js';
 import { Outcomes } from './outcome.js';
 import type { AttemptInfo, AttemptResult, EngineRequest, Execution, LaneRef } from './request.js';
 import { Run } from './run.js';
+import { Tenant } from './tenant.js';
 
 /** A lane unused this long (nothing queued or awaiting an answer, not tripped) is forgotten. */
 const LANE_IDLE_MS = 86_400_000;
@@ -79,7 +87,10 @@ export class Engine {
     request: EngineRequest,
     send: (attempt: AttemptInfo) => Promise<AttemptResult<T>>,
   ): Promise<Execution<T>> {
-    const run = new Run<T>(this.#ctx, this.#lane(request.lane), request, ++this.#seq);
+    const lane = this.#lane(request.lane);
+    const tenant = this.#tenant(lane, request.tenant ?? 'default');
+    const run = new Run<T>(this.#ctx, lane, request, ++this.#seq, tenant);
+    if (tenant) tenant.runs++;
     const outcomes = this.#outcomes;
     this.#running++;
     try {
@@ -111,6 +122,7 @@ export class Engine {
         }
       }
     } finally {
+      if (run.tenantState) run.tenantState.runs--;
       if (--this.#running === 0 && this.#idleWaiters.length > 0) this.#whenQuiet();
     }
   }
@@ -144,13 +156,10 @@ export class Engine {
     let lane = this.#lanes.get(id);
     if (!lane) {
       this.#forgetIdleLanes();
-      const { limits } = this.#ctx;
-      const config = typeof limits === 'function' ? limits(ref) : limits;
-      if (typeof limits === 'function' && config) validateLimits(config, `limits(${id})`);
       lane = new Lane(
         id,
         ref,
-        config,
+        laneConfig(this.#ctx.limits, ref, id),
         this.#ctx.learnLimits,
         this.#ctx.typicalCompletionTokens,
         this.#ctx.safetyMarginMs,
@@ -159,6 +168,25 @@ export class Engine {
     }
     lane.lastUsed = this.#ctx.clock.now();
     return lane;
+  }
+
+  /**
+   * The tenant's share of the lane, met once and kept while it has requests; `undefined` when the engine
+   * has no `tenantLimits`. Idle tenants are dropped once a lane has met many.
+   */
+  #tenant(lane: Lane, name: string): Tenant | undefined {
+    const { tenantLimits } = this.#ctx;
+    if (tenantLimits === undefined) return undefined;
+    let tenant = lane.tenants.get(name);
+    if (!tenant) {
+      if (lane.tenants.size >= lane.tenantSweepAt) {
+        for (const [key, t] of lane.tenants) if (t.runs === 0 && t.inFlight === 0) lane.tenants.delete(key);
+        lane.tenantSweepAt = Math.max(1024, 2 * lane.tenants.size);
+      }
+      tenant = new Tenant(name, tenantConfig(tenantLimits, lane, name));
+      lane.tenants.set(name, tenant);
+    }
+    return tenant;
   }
 
   /**
@@ -187,6 +215,65 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Applies the limits again to every lane in use, so that a changed configuration (a gateway's reload)
+   * reaches lanes already met: `limits` and `tenantLimits` are replaced by the ones given here, if any,
+   * and functions among them are called again for every lane and every tenant met. A lane keeps what it
+   * learned from the server (limits, tightened bursts, pace), its mode and its bucket levels; its queue
+   * stays and goes on at the new limits, except requests that can now never fit, which fail with
+   * `request_too_large`. Throws `invalid_option`, changing nothing, when a limit is invalid.
+   */
+  reconfigure(changes: Pick<EngineOptions, 'limits' | 'tenantLimits'> = {}): void {
+    const ctx = this.#ctx;
+    const limits = changes.limits ?? ctx.limits;
+    const tenantLimits = changes.tenantLimits ?? ctx.tenantLimits;
+    if (changes.limits !== undefined && typeof limits !== 'function' && limits)
+      validateLimits(limits, 'limits');
+    if (changes.tenantLimits !== undefined && typeof tenantLimits !== 'function' && tenantLimits)
+      validateLimits(tenantLimits, 'tenantLimits');
+    // Every new value first, so that an invalid one changes nothing.
+    const plan = [...this.#lanes.values()].map((lane) => ({
+      lane,
+      config: laneConfig(limits, lane.ref, lane.id),
+      tenants: tenantLimits
+        ? [...lane.tenants.values()].map((t) => [t, tenantConfig(tenantLimits, lane, t.name)] as const)
+        : [],
+    }));
+    ctx.limits = limits;
+    ctx.tenantLimits = tenantLimits;
+    for (const { lane, config, tenants } of plan) {
+      lane.configure(config);
+      for (const [tenant, tenantConfig] of tenants) tenant.configure(tenantConfig);
+      // Requests queued before the engine had tenant limits join their tenant now.
+      if (tenantLimits) {
+        for (const ticket of lane.queue.entries()) {
+          if (ticket.run.tenantState) continue;
+          const tenant = this.#tenant(lane, ticket.run.tenant)!;
+          ticket.run.tenantState = tenant;
+          tenant.runs++;
+        }
+      }
+      this.#admission.recheck(lane);
+    }
+  }
+
+  /**
+   * A snapshot of one lane (as `stats()` has it), for describing the lane in an error answer without
+   * reading every lane; with `tenant`, also that tenant's share of the lane (when the engine has
+   * `tenantLimits`). `undefined` for a lane the engine does not know (never used, or forgotten).
+   */
+  async laneStats(laneId: string, tenant?: string): Promise<LaneStats | undefined> {
+    const lane = this.#lanes.get(laneId);
+    if (!lane) return undefined;
+    const now = this.#ctx.clock.now();
+    const share = tenant === undefined ? undefined : this.#tenant(lane, tenant);
+    const buckets = share ? share.with(lane.buckets) : lane.buckets;
+    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now);
+    const stats = lane.stats(snapshot, now);
+    if (share) stats.tenant = share.stats(snapshot);
+    return stats;
+  }
+
   /** A snapshot of every lane, for metrics. */
   async stats(): Promise<LaneStats[]> {
     const now = this.#ctx.clock.now();
@@ -200,6 +287,26 @@ export class Engine {
   async close(): Promise<void> {
     await this.#ctx.store.close?.();
   }
+}
+
+/** A lane's configured limits: the option itself, or what its function says for the lane (checked). */
+function laneConfig(limits: EngineOptions['limits'], ref: LaneRef, id: string): LimitsConfig | undefined {
+  if (typeof limits !== 'function') return limits;
+  const config = limits(ref);
+  if (config) validateLimits(config, `limits(${id})`);
+  return config;
+}
+
+/** A tenant's sub-limits on a lane: the option itself, or what its function says (checked). */
+function tenantConfig(
+  tenantLimits: LimitsConfig | TenantLimitsFunction,
+  lane: Lane,
+  name: string,
+): LimitsConfig | undefined {
+  if (typeof tenantLimits !== 'function') return tenantLimits;
+  const config = tenantLimits(lane.ref, name);
+  if (config) validateLimits(config, `tenantLimits(${lane.id}, ${JSON.stringify(name)})`);
+  return config;
 }
 
 /** Runs `fn` on a later turn of the event loop, after every pending promise callback. */

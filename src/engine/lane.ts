@@ -5,11 +5,13 @@
  */
 import type { Ticket } from './admission.js';
 import type { SluiceError } from './errors.js';
-import { bucket, DAY_MS, MINUTE_MS, type BucketSpec } from './limits.js';
+import type { Priority } from './events.js';
+import { configuredBuckets, type BucketSpec } from './limits.js';
 import type { LimitsConfig } from './options.js';
 import { AdmissionQueue } from './queue.js';
 import type { LaneRef } from './request.js';
 import type { LaneSnapshot } from './store.js';
+import type { Tenant, TenantStats } from './tenant.js';
 import type { Dimension } from './types.js';
 
 /**
@@ -48,26 +50,33 @@ export const OPEN: OwnMode = Object.freeze({ kind: 'open' });
 const PROBING_START: OwnMode = Object.freeze({ kind: 'probing', reason: 'start' });
 const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: 'rate_limited' });
 
+/** One bucket as stats report it: its spec and its level now. */
+export interface BucketStats {
+  id: string;
+  dimension: Dimension;
+  limit: number;
+  windowMs: number;
+  capacity: number;
+  level: number;
+}
+
 /** Lane-level facts for metrics. */
 export interface LaneStats {
   lane: string;
   model: string;
   upstream: string;
   queued: number;
+  /** `queued` by priority class. */
+  queuedByPriority: Record<Priority, number>;
   inFlight: number;
   mode: LaneMode;
   /** `mode` is `tripped`, or probing a tripped lane's quota. */
   tripped: boolean;
   /** Epoch ms until which the store pauses the lane; 0 when it does not. */
   cooldownUntil: number;
-  buckets: {
-    id: string;
-    dimension: Dimension;
-    limit: number;
-    windowMs: number;
-    capacity: number;
-    level: number;
-  }[];
+  buckets: BucketStats[];
+  /** The tenant asked for in `engine.laneStats(lane, tenant)`, when the engine has `tenantLimits`. */
+  tenant?: TenantStats;
 }
 
 export class Lane {
@@ -77,6 +86,10 @@ export class Lane {
   /** Capacities the server has shown to be lower than its stated limit (bursts enforced early). */
   readonly tightened = new Map<string, number>();
   buckets: readonly BucketSpec[] = [];
+  /** Tenants met on the lane, with their sub-limits (only when the engine has `tenantLimits`). */
+  readonly tenants = new Map<string, Tenant>();
+  /** Tenants met before the next sweep of idle ones. */
+  tenantSweepAt = 1024;
   /** Requests sent and not yet answered (headers). */
   awaiting = 0;
   /** Requests holding a concurrency slot. */
@@ -93,7 +106,7 @@ export class Lane {
   constructor(
     readonly id: string,
     readonly ref: LaneRef,
-    readonly config: LimitsConfig | undefined,
+    public config: LimitsConfig | undefined,
     readonly learn: boolean,
     typicalCompletion: number,
     readonly safetyMarginMs: number,
@@ -111,11 +124,18 @@ export class Lane {
     return this.learn ? PROBING_START : OPEN;
   }
 
+  /**
+   * Takes new configured limits (a reconfiguration): what was learned, tightened and paced stays, and so
+   * do the bucket ids, so the store's levels carry over.
+   */
+  configure(config: LimitsConfig | undefined): void {
+    this.config = config;
+    this.rebuild();
+  }
+
   /** Recomputes the effective buckets: configured ∩ learned ∩ tightened, scaled by the pace. */
   rebuild(): void {
     const specs = new Map<string, BucketSpec>();
-    const c = this.config;
-    const burst = c?.burstMs ?? MINUTE_MS;
     const add = (spec: BucketSpec) => {
       const prior = specs.get(spec.id);
       specs.set(
@@ -129,10 +149,7 @@ export class Lane {
           : spec,
       );
     };
-    if (c?.rpm) add(bucket('requests', c.rpm, MINUTE_MS, burst));
-    if (c?.tpm) add(bucket('tokens', c.tpm, MINUTE_MS, burst));
-    if (c?.rpd) add(bucket('requests', c.rpd, DAY_MS));
-    if (c?.tpd) add(bucket('tokens', c.tpd, DAY_MS));
+    for (const spec of configuredBuckets(this.config)) add(spec);
     for (const spec of this.learned.values()) add(spec);
     const out: BucketSpec[] = [];
     for (const spec of specs.values()) {
@@ -200,6 +217,7 @@ export class Lane {
       model: this.ref.model,
       upstream: this.ref.upstream,
       queued: this.queue.size,
+      queuedByPriority: this.queue.sizes(),
       inFlight: this.inFlight,
       mode: publicMode(this.mode, snapshot.cooldownUntil, now),
       tripped: this.held,

@@ -59,6 +59,31 @@ export function bucket(
   };
 }
 
+/** Limits as configured: per minute and per day, and how much of a per-minute limit may go at once. */
+export interface ConfiguredLimits {
+  rpm?: number;
+  tpm?: number;
+  rpd?: number;
+  tpd?: number;
+  /** @default the full window */
+  burstMs?: number;
+}
+
+/**
+ * The buckets configured limits describe, in the order rpm, tpm, rpd, tpd: the per-minute ones with
+ * the burst, the per-day ones with the whole day.
+ */
+export function configuredBuckets(c: ConfiguredLimits | undefined): BucketSpec[] {
+  const out: BucketSpec[] = [];
+  if (!c) return out;
+  const burst = c.burstMs ?? MINUTE_MS;
+  if (c.rpm) out.push(bucket('requests', c.rpm, MINUTE_MS, burst));
+  if (c.tpm) out.push(bucket('tokens', c.tpm, MINUTE_MS, burst));
+  if (c.rpd) out.push(bucket('requests', c.rpd, DAY_MS));
+  if (c.tpd) out.push(bucket('tokens', c.tpd, DAY_MS));
+  return out;
+}
+
 /** The level of a bucket at time `now` after continuous draining. */
 export function levelAt(spec: BucketSpec, state: BucketState | undefined, now: number): number {
   if (!state) return 0;

@@ -40,12 +40,25 @@ export interface LimitsConfig {
   burstMs?: number;
 }
 
+/** Sub-limits of one tenant on one lane, or `undefined` for none. */
+export type TenantLimitsFunction = (lane: LaneRef, tenant: string) => LimitsConfig | undefined;
+
 export type Settlement = 'auto' | 'usage' | 'none';
 const SETTLEMENTS: readonly Settlement[] = ['auto', 'usage', 'none'];
 
 export interface EngineOptions {
   /** Limits for every lane, or per lane. @default learn every lane's limits from its headers */
   limits?: LimitsConfig | ((lane: LaneRef) => LimitsConfig | undefined);
+  /**
+   * Sub-limits per tenant (the request's `tenant`) within a lane: a tenant may use at most this much of
+   * the lane (`rpm`, `tpm`, `rpd`, `tpd`, `burstMs` as for lanes; `maxConcurrency` counts the tenant's
+   * requests in flight on the lane). Omitted limits mean no sub-limit in that dimension; sub-limits are
+   * never learned. A function is called when a lane first meets a tenant, and again by
+   * `engine.reconfigure()`; a fixed object applies to every tenant, `default` (requests naming none)
+   * included. A tenant held back by its own sub-limit never holds up other tenants' requests.
+   * @default no sub-limits
+   */
+  tenantLimits?: LimitsConfig | TenantLimitsFunction;
   /** Learn limits from `x-ratelimit-*` headers and 429 bodies. @default true */
   learnLimits?: boolean;
   /** Where limiter state lives. @default a new MemoryStore per engine (this process only) */
@@ -103,6 +116,7 @@ export const ENGINE_DEFAULTS = Object.freeze({
 /** The options with every default filled in, as the engine's rooms read them. */
 export interface ResolvedOptions {
   limits: EngineOptions['limits'];
+  tenantLimits: EngineOptions['tenantLimits'];
   learnLimits: boolean;
   store: Store;
   clock: Clock;
@@ -126,6 +140,8 @@ const STORE_METHODS = ['reserve', 'adjust', 'raise', 'cooldown', 'snapshot', 'cl
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const o = options;
   if (o.limits !== undefined && typeof o.limits !== 'function') validateLimits(o.limits, 'limits');
+  if (o.tenantLimits !== undefined && typeof o.tenantLimits !== 'function')
+    validateLimits(o.tenantLimits, 'tenantLimits');
   if (o.learnLimits !== undefined) checkBoolean('learnLimits', o.learnLimits);
   if (o.store !== undefined) checkMethods('store', o.store, STORE_METHODS);
   if (o.clock !== undefined) checkMethods('clock', o.clock, ['now', 'sleep']);
@@ -144,6 +160,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const d = ENGINE_DEFAULTS;
   return {
     limits: o.limits,
+    tenantLimits: o.tenantLimits,
     learnLimits: o.learnLimits ?? d.learnLimits,
     store: o.store ?? new MemoryStore(),
     clock: o.clock ?? d.clock,
@@ -160,8 +177,8 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
 }
 
 /**
- * Checks a lane's limits: at engine build time for a fixed object, when the lane is first met for a
- * per-lane function (`where` then names the lane).
+ * Checks a lane's (or a tenant's) limits: at engine build time for a fixed object, when the lane is
+ * first met for a per-lane function (`where` then names the lane), and on `engine.reconfigure()`.
  */
 export function validateLimits(limits: LimitsConfig, where: string): void {
   checkObject(where, limits);

@@ -94,7 +94,7 @@ export class Outcomes {
     const now = run.answeredAt;
     run.release();
     run.rateLimited++;
-    await this.#ctx.store.adjust(lane.id, lane.buckets, negate(run.cost), now);
+    await this.#ctx.store.adjust(lane.id, run.buckets, negate(run.cost), now);
     this.#learner.raiseToServer(lane, run.levels, now);
     const wait = await this.#pause(lane, run.classification!, now, run.id, run.attempts);
     if (run.rateLimited > this.#ctx.maxRateLimitRetries) {
@@ -257,7 +257,8 @@ export class Outcomes {
       queuedMs: run.queuedMs,
       lane: run.lane.id,
       wantsUsage: outcome === 'success' && wantsUsage(this.#ctx, run),
-      holdsSlot: run.lane.config?.maxConcurrency !== undefined,
+      holdsSlot:
+        run.lane.config?.maxConcurrency !== undefined || (run.tenantState?.limitsConcurrency ?? false),
       settle: (usage) => {
         if (settled || outcome !== 'success') return;
         settled = true;

@@ -69,6 +69,122 @@ describe('admission never exceeds the limits', () => {
   });
 });
 
+describe('tenant sub-limits', () => {
+  /** Checks that in every interval the entries admitted cost ≤ capacity + rate × interval. */
+  function withinLimit(
+    admitted: readonly { at: number; tokens: number }[],
+    rpm: number,
+    tpm: number,
+    burstMs: number,
+  ): void {
+    const rCap = Math.max(1, (rpm * burstMs) / 60_000);
+    const tCap = Math.max(1, (tpm * burstMs) / 60_000);
+    for (let i = 0; i < admitted.length; i++) {
+      let requests = 0;
+      let tokens = 0;
+      for (let j = i; j < admitted.length; j++) {
+        requests += 1;
+        tokens += admitted[j]!.tokens;
+        const span = admitted[j]!.at - admitted[i]!.at;
+        expect(requests).toBeLessThanOrEqual(rCap + (span * rpm) / 60_000 + 1e-6);
+        expect(tokens).toBeLessThanOrEqual(tCap + (span * tpm) / 60_000 + 1e-6);
+      }
+    }
+  }
+
+  it('a tenant never exceeds its sub-limit nor the lane its limit, and with room on the lane the other tenants never wait', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          a: fc.record({
+            rpm: fc.integer({ min: 6, max: 600 }),
+            tpm: fc.integer({ min: 1000, max: 100_000 }),
+            burstMs: fc.integer({ min: 1000, max: 60_000 }),
+          }),
+          lane: fc.record({
+            rpm: fc.integer({ min: 6, max: 1200 }),
+            tpm: fc.integer({ min: 1000, max: 200_000 }),
+            burstMs: fc.integer({ min: 1000, max: 60_000 }),
+          }),
+          roomy: fc.boolean(),
+          arrivals: fc.array(
+            fc.record({
+              at: fc.integer({ min: 0, max: 5000 }),
+              tenant: fc.constantFrom('a', 'a', 'a', 'b', 'c'),
+              tokens: fc.integer({ min: 1, max: 1000 }),
+            }),
+            { minLength: 1, maxLength: 50 },
+          ),
+        }),
+        async ({ a, lane: laneLimits, roomy, arrivals }) => {
+          const sorted = [...arrivals].sort((x, y) => x.at - y.at);
+          const others = sorted.filter((r) => r.tenant !== 'a');
+          const capA = {
+            r: Math.max(1, (a.rpm * a.burstMs) / 60_000),
+            t: Math.max(1, (a.tpm * a.burstMs) / 60_000),
+          };
+          const limits = roomy
+            ? {
+                // Room on the lane for all of a's burst and everyone else's requests at once, refilled at least as fast.
+                rpm: Math.max(laneLimits.rpm, a.rpm, Math.ceil(capA.r) + others.length),
+                tpm: Math.max(
+                  laneLimits.tpm,
+                  a.tpm,
+                  Math.ceil(capA.t) + others.reduce((n, r) => n + r.tokens, 0),
+                ),
+                burstMs: 60_000,
+              }
+            : laneLimits;
+          const clock = new ManualClock(0);
+          const engine = new Engine({
+            clock,
+            limits,
+            learnLimits: false,
+            safetyMarginMs: 0,
+            tenantLimits: (_lane, tenant) => (tenant === 'a' ? a : undefined),
+          });
+          const admitted: { at: number; tenant: string; tokens: number; arrived: number }[] = [];
+          const all: Promise<unknown>[] = [];
+          let now = 0;
+          for (const { at, tenant, tokens } of sorted) {
+            await clock.advance(at - now);
+            now = at;
+            all.push(
+              engine
+                .execute(
+                  { lane, tenant, cost: { promptTokens: tokens, completionTokens: 0, n: 1, maxGiven: true } },
+                  async () => {
+                    admitted.push({ at: clock.now(), tenant, tokens, arrived: at });
+                    return { status: 200, headers: {}, value: null };
+                  },
+                )
+                .catch(() => undefined),
+            );
+          }
+          await clock.runAll();
+          await Promise.all(all);
+          withinLimit(
+            admitted.filter((r) => r.tenant === 'a'),
+            a.rpm,
+            a.tpm,
+            a.burstMs,
+          );
+          withinLimit(admitted, limits.rpm, limits.tpm, limits.burstMs);
+          // Only requests larger than a capacity fail.
+          const tCapLane = Math.max(1, (limits.tpm * limits.burstMs) / 60_000);
+          const fits = (r: { tenant: string; tokens: number }) =>
+            r.tokens <= tCapLane && (r.tenant !== 'a' || r.tokens <= capA.t);
+          expect(admitted.length).toBe(sorted.filter(fits).length);
+          if (roomy) {
+            for (const r of admitted) if (r.tenant !== 'a') expect(r.at - r.arrived).toBeLessThan(1e-6);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+});
+
 describe('the queue never starves a class or a tenant', () => {
   interface E extends Queued {
     seq: number;

@@ -8,6 +8,12 @@
  * most for the one admission already decided — while lower classes still get a small guaranteed share
  * and are never starved. A class or tenant that becomes active again starts at the current virtual time,
  * so idling does not bank credit.
+ *
+ * A tenant can be *held* until a time (its own sub-limit is spent) or until released (its own concurrency
+ * is used up): its entries, in every class, are skipped, and the next eligible entry goes instead — another
+ * tenant's, or a lower class's — so one tenant over its sub-limit never holds up the lane. Being held is
+ * treated as being idle: a held class or tenant comes back at the current virtual time, so it cannot
+ * make up for the admissions it missed by overtaking the others in a burst.
  */
 import type { Priority } from './events.js';
 
@@ -78,6 +84,8 @@ export class AdmissionQueue<T extends Queued> {
   readonly #classes: ClassQueue<T>[];
   #vt = 0;
   #size = 0;
+  /** Held tenants: until when (epoch ms, `Infinity` until {@link unhold}). */
+  readonly #holds = new Map<string, number>();
 
   constructor() {
     this.#classes = (['interactive', 'default', 'batch'] as const).map((priority) => ({
@@ -92,6 +100,12 @@ export class AdmissionQueue<T extends Queued> {
   /** Live (not cancelled) entries. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Live entries of each class, without walking the queue. */
+  sizes(): Record<Priority, number> {
+    const [interactive, normal, batch] = this.#classes;
+    return { interactive: interactive!.size, default: normal!.size, batch: batch!.size };
   }
 
   #class(priority: Priority): ClassQueue<T> {
@@ -120,56 +134,147 @@ export class AdmissionQueue<T extends Queued> {
     if (entry.cancelled) return;
     entry.cancelled = true;
     this.#class(entry.priority).size--;
-    this.#size--;
+    if (--this.#size === 0) this.#holds.clear();
   }
 
-  #pickClass(): ClassQueue<T> | undefined {
-    let best: ClassQueue<T> | undefined;
-    for (const cls of this.#classes) if (cls.size > 0 && (!best || cls.pass < best.pass)) best = cls;
-    return best;
+  /**
+   * Skips `tenant`'s entries, in every class, until `until` (epoch ms; `Infinity` until {@link unhold}).
+   * A later hold replaces an earlier one. Holds end when the queue empties.
+   */
+  hold(tenant: string, until: number): void {
+    this.#holds.set(tenant, until);
   }
 
-  #pickTenant(cls: ClassQueue<T>): TenantQueue<T> | undefined {
+  /** Ends a tenant's hold (a concurrency slot of its own came free). */
+  unhold(tenant: string): void {
+    this.#holds.delete(tenant);
+  }
+
+  /** Ends every hold (the limits changed). */
+  unholdAll(): void {
+    this.#holds.clear();
+  }
+
+  /** The earliest time after `now` at which a hold ends: `Infinity` when none ends by itself. */
+  holdEnd(now: number): number {
+    let end = Infinity;
+    for (const [tenant, until] of this.#holds) {
+      if (until <= now) this.#holds.delete(tenant);
+      else if (until < end) end = until;
+    }
+    return end;
+  }
+
+  /** Whether `tenant` is held at `now`; a hold that has ended is forgotten. */
+  #held(tenant: string, now: number): boolean {
+    const until = this.#holds.get(tenant);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.#holds.delete(tenant);
+    return false;
+  }
+
+  /**
+   * The class and tenant whose entry goes next at `now`: the class with the smallest pass that has an
+   * entry of a tenant not held, and in it the tenant with the smallest pass. Passes are read as at least
+   * the current virtual time (a no-op unless a hold made a class or tenant fall behind it).
+   */
+  #pick(now: number): [ClassQueue<T>, TenantQueue<T>] | undefined {
+    let tried = 0;
+    for (;;) {
+      let best = -1;
+      let pass = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const c = this.#classes[i]!;
+        if (c.size === 0 || tried & (1 << i)) continue;
+        const p = Math.max(c.pass, this.#vt);
+        if (best < 0 || p < pass) {
+          best = i;
+          pass = p;
+        }
+      }
+      if (best < 0) return undefined;
+      const cls = this.#classes[best]!;
+      const tenant = this.#pickTenant(cls, now);
+      if (tenant) return [cls, tenant];
+      tried |= 1 << best;
+    }
+  }
+
+  #pickTenant(cls: ClassQueue<T>, now: number): TenantQueue<T> | undefined {
     let best: TenantQueue<T> | undefined;
+    let bestPass = Infinity;
+    const holds = this.#holds.size > 0;
     for (const [name, tenant] of cls.tenants) {
       while (tenant.items.peek()?.cancelled) tenant.items.shift();
       if (tenant.items.size === 0) {
         if (cls.tenants.size > 64) cls.tenants.delete(name);
         continue;
       }
-      if (!best || tenant.pass < best.pass) best = tenant;
+      if (holds && this.#held(name, now)) continue;
+      const pass = Math.max(tenant.pass, cls.vt);
+      if (!best || pass < bestPass) {
+        best = tenant;
+        bestPass = pass;
+      }
     }
     return best;
   }
 
-  /** The entry that goes next, without removing it. */
-  peek(): T | undefined {
-    const cls = this.#pickClass();
-    return cls ? this.#pickTenant(cls)?.items.peek() : undefined;
+  /**
+   * The entry that goes next at `now`, without removing it; `undefined` when the queue is empty or every
+   * entry belongs to a held tenant. Without `now`, every hold counts.
+   */
+  peek(now = -Infinity): T | undefined {
+    return this.#pick(now)?.[1].items.peek();
   }
 
-  /** Removes and returns the entry that goes next, advancing the virtual clocks. */
-  shift(): T | undefined {
-    const cls = this.#pickClass();
-    if (!cls) return undefined;
-    const tenant = this.#pickTenant(cls);
-    if (!tenant) return undefined;
+  /** Removes and returns the entry that goes next at `now` (as {@link peek}), advancing the virtual clocks. */
+  shift(now = -Infinity): T | undefined {
+    const picked = this.#pick(now);
+    if (!picked) return undefined;
+    const [cls, tenant] = picked;
     const entry = tenant.items.shift()!;
+    cls.pass = Math.max(cls.pass, this.#vt);
+    tenant.pass = Math.max(tenant.pass, cls.vt);
     this.#vt = cls.pass;
     cls.pass += 1 / CLASS_WEIGHTS[cls.priority];
     cls.vt = tenant.pass;
     tenant.pass += entry.share / Math.max(0.01, entry.weight);
     cls.size--;
-    this.#size--;
+    if (--this.#size === 0) this.#holds.clear();
     return entry;
   }
 
-  /** Live entries that would go before or with an entry of `priority` (its class and the ones above). */
-  *ahead(priority: Priority): Iterable<T> {
+  /**
+   * Removes an entry that is going: as {@link shift} when it is the one that goes next at `now`, else as
+   * {@link cancel} (it was overtaken while its admission was being decided).
+   */
+  take(entry: T, now = -Infinity): void {
+    if (this.peek(now) === entry) this.shift(now);
+    else this.cancel(entry);
+  }
+
+  /**
+   * Live entries that would go before or with an entry of `priority` (its class and the ones above),
+   * leaving out tenants held at `now` other than `tenant` (they wait for their own sub-limit, not in
+   * front of anyone).
+   */
+  *ahead(priority: Priority, tenant?: string, now = -Infinity): Iterable<T> {
+    const holds = this.#holds.size > 0;
     for (const cls of this.#classes) {
-      for (const tenant of cls.tenants.values()) for (const e of tenant.items) if (!e.cancelled) yield e;
+      for (const [name, t] of cls.tenants) {
+        if (holds && name !== tenant && this.#held(name, now)) continue;
+        for (const e of t.items) if (!e.cancelled) yield e;
+      }
       if (cls.priority === priority) return;
     }
+  }
+
+  /** Every live entry, in no particular order, leaving them queued. */
+  *entries(): Iterable<T> {
+    for (const cls of this.#classes)
+      for (const t of cls.tenants.values()) for (const e of t.items) if (!e.cancelled) yield e;
   }
 
   /** Every live entry, removing them all. */
@@ -183,6 +288,7 @@ export class AdmissionQueue<T extends Queued> {
       cls.size = 0;
     }
     this.#size = 0;
+    this.#holds.clear();
     return out;
   }
 }

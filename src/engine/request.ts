@@ -25,6 +25,14 @@ export interface CostEstimate {
   maxGiven: boolean;
 }
 
+/**
+ * Tokens a request reserves at admission: its prompt, and its completion part — the max it names, or
+ * `n ×` the lane's typical completion when it names none.
+ */
+export function admittedTokens(cost: CostEstimate, typicalCompletion: number): number {
+  return cost.promptTokens + (cost.maxGiven ? cost.completionTokens : cost.n * typicalCompletion);
+}
+
 export interface EngineRequest {
   lane: LaneRef;
   cost: CostEstimate;

@@ -3,12 +3,13 @@
  * attempts it made and why, and the last answer. Every room reads and updates the run instead of
  * passing its parts around.
  */
-import type { CostVector } from './limits.js';
+import type { BucketSpec, CostVector } from './limits.js';
 import type { ErrorCode } from './errors.js';
 import type { EngineContext } from './context.js';
 import type { Priority } from './events.js';
 import type { Lane } from './lane.js';
-import type { AttemptResult, EngineRequest } from './request.js';
+import { admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
+import type { Tenant } from './tenant.js';
 import type { Classification, ServerView } from './types.js';
 
 export class Run<T> {
@@ -25,6 +26,11 @@ export class Run<T> {
   readonly weight: number;
   /** Fair-share cost in the queue. */
   readonly share: number;
+  /**
+   * The tenant's share of the lane (its sub-limits and slots), when the engine has `tenantLimits`. Set
+   * once, never replaced: a reconfiguration changes the object in place.
+   */
+  tenantState: Tenant | undefined;
 
   /** Attempts sent so far. */
   attempts = 0;
@@ -59,11 +65,12 @@ export class Run<T> {
     readonly lane: Lane,
     readonly request: EngineRequest,
     readonly id: number,
+    tenantState?: Tenant,
   ) {
+    this.tenantState = tenantState;
     this.start = ctx.clock.now();
     this.maxWaitMs = request.maxWaitMs ?? ctx.maxWaitMs;
-    const c = request.cost;
-    this.estimatedTokens = c.promptTokens + (c.maxGiven ? c.completionTokens : c.n * lane.typicalCompletion);
+    this.estimatedTokens = admittedTokens(request.cost, lane.typicalCompletion);
     this.cost = { requests: 1, tokens: this.estimatedTokens };
     this.priority = request.priority ?? 'default';
     this.tenant = request.tenant ?? 'default';
@@ -76,7 +83,24 @@ export class Run<T> {
     return this.request.signal;
   }
 
-  /** Counts an admitted attempt: it holds a concurrency slot until {@link release}. */
+  /** The buckets one admission of this run charges: the lane's, and its tenant's own. */
+  get buckets(): readonly BucketSpec[] {
+    return this.tenantState ? this.tenantState.with(this.lane.buckets) : this.lane.buckets;
+  }
+
+  /** Whether the lane's and the tenant's concurrency let the run go now. */
+  gateOpen(): boolean {
+    return this.lane.gateOpen() && (this.tenantState?.gateOpen() ?? true);
+  }
+
+  /** The run was admitted: it is awaited on the lane and takes a slot of the lane's and its tenant's. */
+  occupy(): void {
+    this.lane.awaiting++;
+    this.lane.inFlight++;
+    if (this.tenantState) this.tenantState.inFlight++;
+  }
+
+  /** Counts an admitted attempt (after {@link occupy}): it holds its slots until {@link release}. */
   admitted(at: number): void {
     this.attempts++;
     if (this.attempts === 1) this.firstSentAt = at;
@@ -88,8 +112,13 @@ export class Run<T> {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.lane.inFlight--;
-    this.lane.wake?.();
+    const { lane, tenantState } = this;
+    lane.inFlight--;
+    if (tenantState) {
+      tenantState.inFlight--;
+      if (tenantState.limitsConcurrency) lane.queue.unhold(tenantState.name);
+    }
+    lane.wake?.();
   }
 
   /** Announces that the request failed (with a Sluice code, or `fatal` for an upstream answer passed through). */

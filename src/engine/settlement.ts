@@ -38,5 +38,5 @@ export function settleUsage(ctx: EngineContext, run: Run<unknown>, usage: Usage)
     estimatedTokens: run.estimatedTokens,
     actualTokens: actual,
   });
-  if (delta !== 0) void ctx.store.adjust(lane.id, lane.buckets, { tokens: delta }, now);
+  if (delta !== 0) void ctx.store.adjust(lane.id, run.buckets, { tokens: delta }, now);
 }

@@ -93,6 +93,67 @@ export function storeContract(name: string, make: () => Promise<Store> | Store):
       await store.close?.();
     });
 
+    it("covers a tenant's buckets beside the lane's in one call, all or nothing", async () => {
+      const store = await make();
+      const l = lane();
+      const tenantA = { ...bucket('requests', 60, MINUTE_MS, 1000), id: 'tenant:a:requests/60000' };
+      const withA = [tenantA, ...buckets];
+      expect((await store.reserve(l, withA, { requests: 1, tokens: 100 }, 0)).ok).toBe(true);
+      const refused = await store.reserve(l, withA, { requests: 1, tokens: 100 }, 0);
+      expect(refused).toMatchObject({ ok: false, blockedBy: 'tenant:a:requests/60000' });
+      expect(refused.waitMs).toBeCloseTo(1000, 3);
+      const snap = await store.snapshot(l, withA, 0);
+      expect(snap.levels['tenant:a:requests/60000']).toBeCloseTo(1);
+      expect(snap.levels['requests/60000']).toBeCloseTo(1);
+      expect(snap.levels['tokens/60000']).toBeCloseTo(100);
+      await store.close?.();
+    });
+
+    it('touches only the buckets a call names', async () => {
+      const store = await make();
+      const l = lane();
+      const tenantA = { ...bucket('tokens', 1000, MINUTE_MS), id: 'tenant:a:tokens/60000' };
+      const tenantB = { ...bucket('tokens', 1000, MINUTE_MS), id: 'tenant:b%20c:tokens/60000' };
+      await store.reserve(l, [tenantA, ...buckets], { requests: 1, tokens: 300 }, 0);
+      await store.reserve(l, buckets, { requests: 1, tokens: 200 }, 0);
+      await store.adjust(l, [tenantB, ...buckets], { tokens: 50 }, 0);
+      const snap = await store.snapshot(l, [tenantA, tenantB, ...buckets], 0);
+      expect(snap.levels['tenant:a:tokens/60000']).toBeCloseTo(300);
+      expect(snap.levels['tenant:b%20c:tokens/60000']).toBeCloseTo(50);
+      expect(snap.levels['tokens/60000']).toBeCloseTo(550);
+      expect(snap.levels['requests/60000']).toBeCloseTo(2);
+      await store.close?.();
+    });
+
+    it('names the first of the buckets given when two refuse for equally long', async () => {
+      const store = await make();
+      const l = lane();
+      const a = { ...bucket('requests', 60, MINUTE_MS, 1000), id: 'tenant:a:requests/60000' };
+      const b = bucket('requests', 60, MINUTE_MS, 1000);
+      await store.reserve(l, [a, b], { requests: 1 }, 0);
+      expect(await store.reserve(l, [a, b], { requests: 1 }, 0)).toMatchObject({
+        ok: false,
+        blockedBy: 'tenant:a:requests/60000',
+      });
+      expect(await store.reserve(l, [b, a], { requests: 1 }, 0)).toMatchObject({
+        ok: false,
+        blockedBy: 'requests/60000',
+      });
+      await store.close?.();
+    });
+
+    it("keeps a bucket's level when the spec for its id changes", async () => {
+      const store = await make();
+      const l = lane();
+      await store.reserve(l, buckets, { requests: 1, tokens: 3000 }, 0);
+      const wider = [bucket('requests', 120, MINUTE_MS, 2000), bucket('tokens', 12_000, MINUTE_MS)];
+      expect((await store.snapshot(l, wider, 0)).levels['tokens/60000']).toBeCloseTo(3000);
+      // 12,000 per minute drains 200 a second: after 5 s, 2000 are left.
+      expect((await store.snapshot(l, wider, 5000)).levels['tokens/60000']).toBeCloseTo(2000);
+      expect((await store.reserve(l, wider, { requests: 1, tokens: 10_000 }, 5000)).ok).toBe(true);
+      await store.close?.();
+    });
+
     it('keeps lanes apart', async () => {
       const store = await make();
       const a = lane();

@@ -4,6 +4,18 @@
  * contract suite in `store-contract.ts`.
  *
  * Methods may answer synchronously (memory) or with a promise (network stores); callers handle both.
+ *
+ * Buckets are named by the caller. Each call passes the buckets it concerns, and a store keeps one
+ * state per (lane, `spec.id`):
+ * - A lane's own buckets have ids like `tokens/60000`. A tenant's sub-limits ride on the same lane as
+ *   buckets of their own, with ids like `tenant:batch-jobs:tokens/60000` (the name URI-encoded), so that
+ *   one `reserve` charges the lane and the tenant at once, all or nothing. Different requests on a lane
+ *   pass different sets (the lane's buckets with one tenant's, or with none).
+ * - Ids are opaque: a store keys by the whole id and never parses one.
+ * - A call touches only the buckets it names; the state of every other bucket of the lane stays as it is.
+ * - The spec given for an id may differ from one call to the next (limits reconfigured or learned): the
+ *   level carries over and is read with the spec of the call.
+ * `storeContract` checks each of these.
  */
 import type { BucketSpec, CostVector } from './limits.js';
 
@@ -16,7 +28,10 @@ export interface Reservation {
    * `Infinity` when it never can (the cost exceeds a bucket's capacity).
    */
   waitMs: number;
-  /** When not ok: id of the bucket with the longest wait, or `cooldown`. */
+  /**
+   * When not ok: id of the bucket with the longest wait (on a tie, the first of them in the order the
+   * buckets were given), or `cooldown`.
+   */
   blockedBy?: string;
 }
 

@@ -1,9 +1,12 @@
 /** Helpers for `sluice batch` tests: input files, result files, and a proxy that counts requests per line. */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '../../src/engine/clock.js';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sluice-batch-'));
@@ -119,4 +122,85 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
         server.close(() => resolve());
       }),
   };
+}
+
+/** The built CLI (`npm run build` first; `npm test` does). */
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** The environment the CLI tests run with: a test key, no base URL from the machine. */
+export const CLI_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  OPENAI_API_KEY: 'sk-test-cli',
+  OPENAI_BASE_URL: '',
+};
+
+export interface CliRun {
+  child: ChildProcess;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exit: Promise<number | null>;
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * Starts `sluice batch …` without blocking this process (which may host the servers it talks to).
+ * `stdin`: text piped to the process (its stdin is closed after it).
+ */
+export function launchBatch(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {},
+): CliRun {
+  const child = spawn(process.execPath, [CLI, 'batch', ...args], {
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    env: options.env ?? CLI_ENV,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (err += d));
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, exit, stdout: () => out, stderr: () => err };
+}
+
+/** Runs `sluice batch …` to its end. */
+export async function runBatchCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = launchBatch(args, options);
+  const code = await run.exit;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** Waits until `check()` holds, polling (a generous bound: it only guards against a hang). */
+export async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every file under `dir` with its content (for "the key is in no file" checks). */
+export function filesIn(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isFile()) out.set(path, readFileSync(path, 'utf8'));
+  }
+  return out;
+}
+
+/**
+ * A manual clock whose sleeps last whole milliseconds, as timers do. With sleeps resolved at fractional
+ * times, a wait of a fraction of a microsecond (left over by floating-point bucket math at epoch-sized
+ * times) can be absorbed into `now` and come due again at once, for ever; real timers never fire in
+ * under a millisecond.
+ */
+export class TimerClock extends ManualClock {
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return super.sleep(Math.max(0, Math.ceil(ms)), signal);
+  }
 }
