@@ -193,3 +193,36 @@ describe('sluice hash-key', () => {
     expect(result.stderr).toContain('no key on standard input');
   });
 });
+
+describe('sluice serve --redis', () => {
+  it('shares one lane between two gateways: together they stay under the emulator’s limit', async () => {
+    mock = await startMock({ rpm: 120, burstSeconds: 1 });
+    const prefix = `sluice-test-serve-${process.pid}-${Date.now()}:`;
+    const args = ['--upstream', mock.url, '--redis', 'redis://127.0.0.1:6379', '--redis-prefix', prefix];
+    serve = await startServe(args);
+    const second = await startServe(args);
+    try {
+      // 2 at once, then 2 per second across both gateways: 8 requests split between them.
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => post(i % 2 ? second.url : serve!.url, chat(i))),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+      expect(mock.stats().rejected.total).toBe(0);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a --redis value that is not a redis:// URL', () => {
+    const result = spawnSync(
+      process.execPath,
+      [CLI, 'serve', '--upstream', 'http://127.0.0.1:9/v1', '--redis', 'localhost:6379'],
+      {
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/redis:\/\//);
+  });
+});

@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../serve/gateway.js';
 import { AdminTokenError, isLoopback, observer } from '../serve/observe/index.js';
 import { GATEWAY_OPTIONS } from '../serve/options.js';
 import { addOptions, resolveFlags } from './options.js';
+import { openRedisStore, redisUrlProblem } from './redis.js';
 
 const OPENAI = 'https://api.openai.com/v1';
 
@@ -29,6 +30,12 @@ export const SERVE_FLAGS = {
   }),
   /** Share limits with other gateways and processes through Redis. */
   redis: text({ placeholder: 'url', help: 'share limits with other gateways and processes through Redis' }),
+  /** Namespace of the keys in Redis, so that several deployments can share one server. */
+  redisPrefix: text({
+    default: 'sluice:',
+    placeholder: 'prefix',
+    help: 'namespace of the keys in Redis (gateways that share limits use the same one)',
+  }),
   /** Requests per minute per lane. */
   rpm: whole({ min: 1, defaultText: 'learned', help: 'requests per minute per lane (key and model)' }),
   /** Tokens per minute per lane. */
@@ -88,8 +95,9 @@ export function registerServe(program: Command): void {
 
 async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  if (flags.redis !== undefined) {
-    say('sluice serve: --redis is not available in this version yet; run one gateway, or see docs/serve.md.');
+  const redisProblem = flags.redis === undefined ? undefined : redisUrlProblem(flags.redis);
+  if (redisProblem) {
+    say(`sluice serve: ${redisProblem}`);
     return 2;
   }
   const adminToken = process.env[flags.adminTokenEnv] || undefined;
@@ -157,6 +165,9 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       port: flags.port,
       host: flags.host,
       ...(config ? { config } : {}),
+      ...(flags.redis
+        ? { store: openRedisStore(flags.redis, (line) => say(`sluice serve: ${line}`), flags.redisPrefix) }
+        : {}),
       limits: {
         ...(flags.rpm ? { rpm: flags.rpm } : {}),
         ...(flags.tpm ? { tpm: flags.tpm } : {}),

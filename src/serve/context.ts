@@ -12,7 +12,7 @@ export interface GatewayContext {
   /** The virtual keys in force (replaced on reload). */
   keys: () => KeyRing;
   maxBodyBytes: number;
-  /** Default admission deadline (ms). */
+  /** Default admission deadline (ms); replaced on reload. */
   maxWaitMs: number;
   record(record: RequestRecord): void;
   /** True while draining: answers ask clients to reconnect elsewhere. */
@@ -39,4 +39,6 @@ export interface RequestRecord {
   ttfbMs: number;
   /** Time spent waiting for upstream answers' headers, all attempts. */
   upstreamMs: number;
+  /** Tokens the request used: the answer's usage when it was read, else what was reserved at admission. */
+  tokens?: number;
 }

@@ -156,12 +156,18 @@ export class Exchange {
     }
     this.#res.writeHead(answer.status, head);
     const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
+    const cost = request.cost;
+    if (cost.maxGiven) record.tokens = cost.promptTokens + cost.completionTokens;
     if (!(sse || execution.wantsUsage || execution.holdsSlot)) {
       execution.done();
       await relay(answer, this.#res);
     } else {
       const watcher = new BodyWatcher(sse, {
-        usage: (usage) => execution.settle(usage),
+        usage: (usage) => {
+          const total = usage.totalTokens ?? (usage.promptTokens ?? 0) + (usage.completionTokens ?? 0);
+          if (total > 0) record.tokens = total;
+          execution.settle(usage);
+        },
         error: (cls) => execution.streamError(cls),
         end: () => execution.done(),
       });
@@ -274,8 +280,7 @@ export class Exchange {
 
   /** A Sluice failure, or the upstream's own quota / too-large answer passed through as it was. */
   async #sluiceFailure(err: SluiceError): Promise<void> {
-    const lane =
-      err.lane === undefined ? undefined : (await this.#ctx.engine.stats()).find((l) => l.lane === err.lane);
+    const lane = err.lane === undefined ? undefined : await this.#ctx.engine.laneStats(err.lane);
     const limits = lane ? laneLimitHeaders(lane) : {};
     const upstreamOwn =
       (err.code === 'quota_exhausted' || err.code === 'request_too_large') &&

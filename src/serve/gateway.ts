@@ -42,7 +42,7 @@ export interface Gateway {
   readonly engine: Engine;
   /** Requests being answered now. */
   readonly active: number;
-  /** Applies a new config (keys, limits for new lanes) without dropping requests. */
+  /** Applies a new config (keys, limits, sub-limits, deadline) without dropping requests. */
   reload(config: GatewayConfig | undefined): void;
   /**
    * Stops accepting, lets in-flight and queued requests finish within `graceMs`, answers what is left
@@ -65,11 +65,17 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     const merged = { ...options.limits, ...config?.limits, ...config?.modelLimits[lane.model] };
     return Object.keys(merged).length > 0 ? merged : undefined;
   };
+  // An app's sub-limits (virtual keys' `limits`): at most this much of every lane it uses.
+  const tenantLimitsFor = (_lane: LaneRef, tenant: string): LimitsConfig | undefined =>
+    config?.keys.find((k) => k.name === tenant)?.limits;
   const engine = new Engine({
     ...options.engine,
     limits: limitsFor,
+    tenantLimits: tenantLimitsFor,
     ...(options.store ? { store: options.store } : {}),
   });
+  const maxWaitOf = (c: GatewayConfig | undefined) =>
+    input.maxWaitMs === undefined ? (c?.maxWaitMs ?? options.maxWaitMs) : options.maxWaitMs;
   const observed = options.observe?.({
     engine,
     host: options.host,
@@ -86,7 +92,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     client,
     keys: () => keys,
     maxBodyBytes: options.maxBodyBytes,
-    maxWaitMs: input.maxWaitMs === undefined ? (config?.maxWaitMs ?? options.maxWaitMs) : options.maxWaitMs,
+    maxWaitMs: maxWaitOf(config),
     record: (record) => {
       observed?.onRequest(record);
       options.onRequest?.(record);
@@ -147,9 +153,10 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
       server.off('error', reject);
       resolve();
     });
-  }).catch((err: unknown) => {
+  }).catch(async (err: unknown) => {
     observed?.close();
     client.close();
+    await engine.close();
     throw err;
   });
   const address = server.address() as AddressInfo;
@@ -172,6 +179,9 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     reload(next) {
       config = next;
       keys = new KeyRing(next?.keys ?? []);
+      ctx.maxWaitMs = maxWaitOf(next);
+      // Lanes and apps already in use take the new limits; queued requests stay queued.
+      engine.reconfigure();
     },
     async drain(graceMs = options.graceMs) {
       draining = true;

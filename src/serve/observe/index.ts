@@ -171,7 +171,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
         return true;
       }
       if (path === '/metrics') {
-        metrics.refresh(await engine.stats(), clock.now(), (lane) => tracker.depth(lane));
+        metrics.refresh(await engine.stats(), clock.now());
         const text = await metrics.text();
         res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);

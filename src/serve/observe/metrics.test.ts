@@ -46,17 +46,19 @@ describe('GatewayMetrics', () => {
       upstream: 'http://up',
       queued: 0,
       inFlight: 0,
+      queuedByPriority: { interactive: 0, default: 2, batch: 0 },
       mode: { kind: 'cooling', until: 5_000 },
       tripped: false,
       cooldownUntil: 5_000,
       buckets: [{ id: 'r', dimension: 'requests', limit: 60, windowMs: 60_000, capacity: 60, level: 4 }],
     };
-    m.refresh([lane], 1_000, () => undefined);
+    m.refresh([lane], 1_000);
     let text = await m.text();
     expect(text).toContain('sluice_lane_mode{lane="http://up|fp|a",mode="cooling"} 1');
     expect(text).toContain('sluice_lane_cooldown_seconds{lane="http://up|fp|a"} 4');
+    expect(text).toContain('sluice_queue_depth{lane="http://up|fp|a",priority="default"} 2');
     expect(text).toContain('sluice_lane_level{lane="http://up|fp|a",dimension="requests",window="minute"} 4');
-    m.refresh([], 2_000, () => undefined);
+    m.refresh([], 2_000);
     text = await m.text();
     expect(text).not.toContain('http://up|fp|a');
   });

@@ -232,11 +232,7 @@ export class GatewayMetrics {
    * Sets the lane gauges from a stats read. Gauges are cleared first, so lanes the engine has dropped
    * disappear; lanes beyond `maxLanes` get no gauges (they would collide on `other`).
    */
-  refresh(
-    stats: readonly LaneStats[],
-    now: number,
-    depth: (lane: string) => Readonly<Record<string, number>> | undefined,
-  ): void {
+  refresh(stats: readonly LaneStats[], now: number): void {
     for (const g of [
       this.#queueDepth,
       this.#queued,
@@ -253,9 +249,8 @@ export class GatewayMetrics {
       if (lane === 'other') continue;
       this.#queued.set({ lane }, s.queued);
       this.#inFlight.set({ lane }, s.inFlight);
-      const byPriority = depth(s.lane);
       for (const priority of PRIORITIES)
-        this.#queueDepth.set({ lane, priority }, byPriority?.[priority] ?? 0);
+        this.#queueDepth.set({ lane, priority }, s.queuedByPriority[priority]);
       for (const b of s.buckets) {
         const labels = { lane, dimension: b.dimension, window: windowName(b.windowMs) };
         this.#limit.set(labels, b.limit);

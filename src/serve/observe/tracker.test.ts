@@ -20,6 +20,7 @@ function stats(over: Partial<LaneStats> = {}): LaneStats {
     model: 'gpt-4o-mini',
     upstream: 'http://up',
     queued: 0,
+    queuedByPriority: { interactive: 0, default: 0, batch: 0 },
     inFlight: 0,
     mode: { kind: 'open' },
     tripped: false,
@@ -70,24 +71,15 @@ function record(over: Partial<RequestRecord> = {}): RequestRecord {
 }
 
 describe('Tracker', () => {
-  it('counts queue depth by priority from queued, admitted and failed events', () => {
+  it('shows and charts the queue depth by priority that the engine reports', () => {
     const t = tracker();
-    t.onEvent(queued(1, T0, 'batch'));
-    t.onEvent(queued(2, T0, 'batch'));
-    t.onEvent(queued(3, T0, 'interactive'));
-    t.onEvent(admitted(3, T0 + 10));
-    t.onEvent({ ...base, type: 'failed', id: 1, at: T0 + 20, code: 'deadline_exceeded', attempts: 0 });
-    expect(t.depth(LANE)).toEqual({ interactive: 0, default: 0, batch: 1 });
-    const snap = t.snapshot([stats({ queued: 1 })], T0 + 1000, gateway, []);
-    expect(snap.lanes[0]!.queue.batch.depth).toBe(1);
-  });
-
-  it('drops queue entries that left without an event (a client that went away while waiting)', () => {
-    const t = tracker();
-    t.onEvent(queued(1, T0, 'default'));
-    t.onEvent(queued(2, T0, 'default'));
-    t.sample([stats({ queued: 1 })], T0 + 5_000);
-    expect(t.depth(LANE)?.default).toBe(1);
+    const waiting = stats({ queued: 3, queuedByPriority: { interactive: 1, default: 0, batch: 2 } });
+    t.onEvent(admitted(1, T0 + 10));
+    t.sample([waiting], T0 + 1_000);
+    const lane = t.snapshot([waiting], T0 + 1_500, gateway, []).lanes[0]!;
+    expect(lane.queue.batch.depth).toBe(2);
+    expect(lane.queue.interactive.depth).toBe(1);
+    expect(lane.series.queued.batch.at(-1)).toBe(2);
   });
 
   it('charts tokens per minute as the estimate at admission corrected by settlement', () => {

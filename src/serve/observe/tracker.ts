@@ -32,18 +32,10 @@ type Recorded = RequestRecord & { tokens?: number };
 
 const MINUTE = 60;
 
-interface Pending {
-  lane: string;
-  priority: Priority;
-  at: number;
-}
-
 export class Tracker {
   readonly #options: TrackerOptions;
   readonly #lanes = new Map<string, LaneTrack>();
   readonly #apps = new Map<string, AppTrack>();
-  /** Requests waiting in a lane's queue, by engine id, oldest first. */
-  readonly #pending = new Map<number, Pending>();
   readonly #answered: CounterSeries;
   readonly #errors: CounterSeries;
   readonly #rateLimited: CounterSeries;
@@ -59,32 +51,16 @@ export class Tracker {
     this.#retries = new CounterSeries(length);
   }
 
-  /** Queue depth of a lane by priority, as the events tell. */
-  depth(lane: string): Readonly<Record<Priority, number>> | undefined {
-    return this.#lanes.get(lane)?.depth;
-  }
-
   onEvent(event: SluiceEvent): void {
     const lane = this.#lane(event.lane, event.at);
     switch (event.type) {
-      case 'queued': {
-        this.#unqueue(event.id);
-        if (!lane) return;
-        this.#pending.set(event.id, { lane: event.lane, priority: event.priority, at: event.at });
-        lane.depth[event.priority]++;
-        return;
-      }
       case 'admitted': {
-        this.#unqueue(event.id);
         lane?.requests.add(event.at, 1);
         lane?.tokens.add(event.at, event.tokens);
         return;
       }
       case 'settled':
         lane?.tokens.add(event.at, event.actualTokens - event.estimatedTokens);
-        return;
-      case 'failed':
-        this.#unqueue(event.id);
         return;
       case 'rate_limited':
         this.#totals.rateLimited++;
@@ -140,9 +116,8 @@ export class Tracker {
   }
 
   /**
-   * Records the limits and queue depths of this second, forgets lanes the engine has dropped and that
-   * have been quiet for the whole history, and drops queue entries the engine no longer holds (a request
-   * whose client left while it waited ends without an event).
+   * Records the limits and queue depths of this second, and forgets lanes the engine has dropped and
+   * that have been quiet for the whole history.
    */
   sample(stats: readonly LaneStats[], now: number): void {
     const live = new Set<string>();
@@ -150,10 +125,9 @@ export class Tracker {
       live.add(s.lane);
       const lane = this.#lanes.get(s.lane);
       if (!lane) continue;
-      this.#reconcile(s.lane, lane, s.queued, now);
       lane.rpmLimit.set(now, limitOf(s, 'requests') ?? NaN);
       lane.tpmLimit.set(now, limitOf(s, 'tokens') ?? NaN);
-      for (const p of PRIORITIES) lane.depthSeries[p].set(now, lane.depth[p]);
+      for (const p of PRIORITIES) lane.depthSeries[p].set(now, s.queuedByPriority[p]);
     }
     const horizon = now - this.#options.historySeconds * 1000;
     for (const [id, lane] of this.#lanes) {
@@ -205,7 +179,7 @@ export class Tracker {
     if (rpd !== undefined) limits.rpd = rpd;
     if (tpd !== undefined) limits.tpd = tpd;
     const queue = byPriority<PriorityQueue>((p) => ({
-      depth: track?.depth[p] ?? 0,
+      depth: s.queuedByPriority[p],
       sentLastMinute: 0,
       waitAvgMs: 0,
       waitMaxMs: 0,
@@ -297,27 +271,6 @@ export class Tracker {
       this.#apps.set(name, app);
     }
     return app;
-  }
-
-  #unqueue(id: number): void {
-    const entry = this.#pending.get(id);
-    if (!entry) return;
-    this.#pending.delete(id);
-    const lane = this.#lanes.get(entry.lane);
-    if (lane) lane.depth[entry.priority] = Math.max(0, lane.depth[entry.priority] - 1);
-  }
-
-  /** Drops the oldest tracked entries of a lane until no more are tracked than the engine holds. */
-  #reconcile(id: string, lane: LaneTrack, queued: number, now: number): void {
-    let excess = PRIORITIES.reduce((t, p) => t + lane.depth[p], 0) - queued;
-    if (excess <= 0) return;
-    for (const [ticket, entry] of this.#pending) {
-      if (excess <= 0) break;
-      // Entries younger than a second may have been queued after the engine's count was read.
-      if (entry.lane !== id || entry.at > now - 1000) continue;
-      this.#unqueue(ticket);
-      excess--;
-    }
   }
 }
 

@@ -23,7 +23,6 @@ export class LaneTrack {
   readonly waitSum: Record<Priority, CounterSeries>;
   readonly waitCount: Record<Priority, CounterSeries>;
   readonly waitMax: Record<Priority, CounterSeries>;
-  readonly depth = byPriority(() => 0);
   /** Apps (virtual keys) whose requests ran on the lane. */
   readonly apps = new Set<string>();
   totals = { rateLimited: 0, retries: 0, errors: 0 };
