@@ -34,16 +34,6 @@ function stats(over: Partial<LaneStats> = {}): LaneStats {
 }
 
 const base = { lane: LANE };
-const queued = (id: number, at: number, priority: 'interactive' | 'default' | 'batch'): SluiceEvent => ({
-  ...base,
-  type: 'queued',
-  id,
-  at,
-  priority,
-  tenant: 'default',
-  tokens: 10,
-  queueLength: 1,
-});
 const admitted = (id: number, at: number, tokens = 10): SluiceEvent => ({
   ...base,
   type: 'admitted',
