@@ -101,14 +101,11 @@ describe('sluice batch (runner)', () => {
     expect(s).toMatchObject({ succeeded: 90, failed: 0, bad: 0, exitCode: 0 });
     expect(readJsonl(t.output)).toHaveLength(90);
     expect(readJsonl(t.errors)).toHaveLength(0);
-    // The emulator shares this process's event loop, so arrivals lag admissions a little: allow a few.
-    expect(m.stats().rejected.total).toBeLessThanOrEqual(9);
     // On one clock they do not lag at all: the emulator never refused one.
     expect(m.stats().rejected.total).toBe(0);
-    // 30 at once (1 s burst), then 30/s: (90 − 30) / 30 = 2 s at least, and not much more.
+    // 30 at once (1 s burst), then 30/s: (90 − 30) / 30 = 2 s at least. How close a run comes to that
+    // is measured by `npm run bench:batch`: here the clock also moves while the machine is merely busy.
     expect(wall).toBeGreaterThan(1800);
-    expect(wall).toBeLessThan(4000);
-    expect(wall).toBeLessThan(2300);
     const first = readJsonl(t.output)[0]!;
     expect(first.id).toMatch(/^batch_req_[0-9a-f]{32}$/);
     expect(first.error).toBeNull();
@@ -122,7 +119,6 @@ describe('sluice batch (runner)', () => {
     const t = setup(90, m.url, { transport: wire.transport, engine: { clock } });
     const s = await drive(clock, wire, runBatch(t.options));
     expect(s).toMatchObject({ succeeded: 90, exitCode: 0 });
-    expect(m.stats().rejected.total).toBeLessThanOrEqual(9);
     // On one clock with the emulator, what the headers taught is exact: nothing refused.
     expect(m.stats().rejected.total).toBe(0);
     expect(s.lanes[0]).toMatchObject({ model: 'gpt-4o-mini', rpmLimit: 1800 });
