@@ -121,7 +121,7 @@ describe('sluice batch (CLI)', () => {
     expect(mock.stats().admitted).toBe(300);
   });
 
-  it('exits 2 before sending anything on bad flags, unreadable input, an existing output or --redis', () => {
+  it('exits 2 before sending anything on bad flags, unreadable input, an existing output or a --redis that is no redis:// URL', () => {
     const dir = tempDir();
     const input = writeInput(dir, 2);
     const output = join(dir, 'out.jsonl');
@@ -135,9 +135,9 @@ describe('sluice batch (CLI)', () => {
     expect(run([input, '--output', output, '--rpm', 'lots', ...base]).code).toBe(2);
     expect(run([input, '--output', output, '--max-in-flight', '0', ...base]).code).toBe(2);
 
-    const redis = run([input, '--output', output, '--redis', 'redis://localhost', ...base]);
+    const redis = run([input, '--output', output, '--redis', 'localhost:6379', ...base]);
     expect(redis.code).toBe(2);
-    expect(redis.stderr).toMatch(/--redis is not available yet/);
+    expect(redis.stderr).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
 
     writeFileSync(output, '{"custom_id":"r-1"}\n');
     const exists = run([input, '--output', output, ...base]);

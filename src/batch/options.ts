@@ -2,11 +2,25 @@
  * The options, defaults and results of a batch run, in one place (the runner, the summary and the dry
  * run share them).
  */
+import { PRIORITIES } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
+import type { Store } from '../engine/store.js';
+import {
+  boolean,
+  custom,
+  duration,
+  oneOf,
+  positive,
+  text,
+  whole,
+  type OptionsInput,
+  type OptionTable,
+  type ResolvedOptions,
+} from '../formats/options.js';
 import type { Transport } from './http.js';
 import type { LaneProgress } from './progress.js';
 
-/** Defaults of {@link BatchOptions}, in one place. */
+/** Tuning of the runner that is not an option. */
 export const BATCH_DEFAULTS = {
   maxInFlight: 256,
   graceMs: 5000,
@@ -18,36 +32,105 @@ export const BATCH_DEFAULTS = {
   typicalCompletion: 64,
 } as const;
 
-export interface BatchOptions {
-  /** The input JSONL file. */
-  input: string;
+const isFunction = <F>(v: unknown): v is F => typeof v === 'function';
+const isObject = <T>(v: unknown): v is T => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isKey = (v: unknown): v is string => typeof v === 'string' && v !== '';
+
+/**
+ * Every option of a batch run, declared once: `runBatch()` resolves this table, `sluice batch` turns
+ * it into flags (with a few of its own, in `src/cli/batch.ts`), and docs/batch.md's flag table is
+ * checked against both. The JSDoc on each entry is the JSDoc of the {@link BatchOptions} field.
+ */
+export const BATCH_OPTIONS = {
+  /** The input JSONL file (a pipe such as `/dev/stdin` is read in one pass). */
+  input: text({ flag: false, help: 'the input JSONL file' }),
   /** The output JSONL file (succeeded lines), appended to. */
-  output: string;
+  output: text({ placeholder: 'file', help: 'where succeeded lines go (required, except with --dry-run)' }),
   /** The errors JSONL file. @default `${output}.errors.jsonl` */
-  errors?: string;
+  errors: text({
+    placeholder: 'file',
+    defaultText: '<output>.errors.jsonl',
+    help: 'where failed, bad and not-attempted lines go',
+  }),
   /** Base URL of the API, `/v1` included. */
-  baseUrl: string;
-  /** Sent as `Authorization: Bearer …`; never logged. */
-  apiKey?: string;
+  baseUrl: text({
+    flag: false,
+    expected: 'an http(s) base URL such as https://api.openai.com/v1',
+    help: 'the API base URL',
+  }),
+  /** Sent as `Authorization: Bearer …`; never logged, never written. */
+  apiKey: custom(isKey, { expected: 'a non-empty string', help: 'the API key' }),
   /** Requests per minute per model. @default learned from the headers */
-  rpm?: number;
+  rpm: positive({
+    placeholder: 'n',
+    defaultText: 'learned from the headers',
+    help: 'requests per minute, per model',
+  }),
   /** Tokens per minute per model. @default learned from the headers */
-  tpm?: number;
-  /** Requests handed to the engine at once (waiting for admission or in flight). @default 256 */
-  maxInFlight?: number;
+  tpm: positive({
+    placeholder: 'n',
+    defaultText: 'learned from the headers',
+    help: 'tokens per minute, per model',
+  }),
+  /** Requests handed to the engine at once (waiting for admission or on the wire). @default 256 */
+  maxInFlight: whole({
+    min: 1,
+    default: BATCH_DEFAULTS.maxInFlight,
+    help: 'lines handed to the engine at once (waiting for admission or on the wire)',
+  }),
+  /**
+   * The class the run's requests wait in. Other processes sharing the lane through Redis (a gateway's
+   * interactive traffic) go first. @default 'batch'
+   */
+  priority: oneOf(PRIORITIES, {
+    default: 'batch',
+    placeholder: 'class',
+    help: 'the class its requests wait in, against other work sharing the limits',
+  }),
   /** Skip lines the output and errors files already finished. @default false */
-  resume?: boolean;
+  resume: boolean({ default: false, help: 'skip the lines the output and errors files already finished' }),
   /** With `resume`: send the failed lines again too. @default false */
-  retryFailed?: boolean;
+  retryFailed: boolean({ default: false, help: 'with `--resume` (implied): send the lines that failed too' }),
   /** After `interrupt()`, how long in-flight requests may take to finish. @default 5000 */
-  graceMs?: number;
+  graceMs: duration({
+    default: BATCH_DEFAULTS.graceMs,
+    flag: 'grace',
+    help: 'on Ctrl-C, how long requests in flight may take to finish',
+  }),
+  /** Where limiter state lives (a Redis store shares limits with other processes). @default memory */
+  store: custom((v): v is Store => isObject<Store>(v) && typeof (v as Store).reserve === 'function', {
+    expected: 'a Store (e.g. createRedisStore())',
+    defaultText: 'memory',
+    help: 'where limiter state lives',
+  }),
   /** How requests reach the API. @default a keep-alive `node:http(s)` transport, `maxInFlight` connections */
-  transport?: Transport;
+  transport: custom((v): v is Transport => isFunction<Transport>(v), {
+    expected: 'a transport function',
+    help: 'how requests reach the API',
+  }),
   /** Extra engine options (tests: retry policy, clock). Limits come from `rpm`/`tpm`. */
-  engine?: Omit<EngineOptions, 'limits'>;
+  engine: custom((v): v is Omit<EngineOptions, 'limits'> => isObject(v), {
+    expected: 'engine options',
+    help: 'extra engine options',
+  }),
   /** Warnings and bad lines, one message per call. @default nothing */
-  log?: (message: string) => void;
-}
+  log: custom((v): v is (message: string) => void => typeof v === 'function', {
+    expected: 'a function',
+    help: 'warnings and bad lines',
+  }),
+} satisfies OptionTable;
+
+export type BatchOptions = OptionsInput<typeof BATCH_OPTIONS> & {
+  input: string;
+  output: string;
+  baseUrl: string;
+};
+export type ResolvedBatchOptions = ResolvedOptions<typeof BATCH_OPTIONS> & {
+  input: string;
+  output: string;
+  baseUrl: string;
+  errors: string;
+};
 
 /** Why a run stopped before the end of the file. */
 export interface StopInfo {

@@ -6,16 +6,31 @@
 import { baseUrlProblem, keyProblem } from './checks.js';
 import { BatchSetupError, checkFresh, checkPaths } from './files.js';
 import { heldMessage, lockHolder } from './lock.js';
-import { BATCH_DEFAULTS, type BatchOptions } from './options.js';
+import { resolveOptions } from '../formats/options.js';
+import { BATCH_OPTIONS, type BatchOptions, type ResolvedBatchOptions } from './options.js';
 import { keyRedactor } from './redact.js';
 
-/** Checks a run's options; throws {@link BatchSetupError} saying what to do (never showing the key). */
-export function checkOptions(options: BatchOptions): void {
-  const maxInFlight = options.maxInFlight ?? BATCH_DEFAULTS.maxInFlight;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-    throw new BatchSetupError(`maxInFlight must be a whole number from 1 up, got ${String(maxInFlight)}.`);
+/** An option the table refuses, as the batch runner reports every setup problem. */
+class BatchOptionError extends BatchSetupError {
+  constructor(_option: string, message: string) {
+    super(message);
   }
-  const urlProblem = baseUrlProblem(options.baseUrl);
+}
+
+/**
+ * Resolves a run's options (defaults from {@link BATCH_OPTIONS}, every value checked) and checks what
+ * the table cannot: the base URL and the key. Throws {@link BatchSetupError} saying what to do, never
+ * showing the key.
+ */
+export function checkOptions(input: BatchOptions): ResolvedBatchOptions {
+  const options = resolveOptions(BATCH_OPTIONS, input, {
+    error: BatchOptionError,
+    check: (o, fail) => {
+      for (const field of ['input', 'output', 'baseUrl'] as const)
+        if (o[field] === undefined) fail(field, () => 'is required.');
+    },
+  });
+  const urlProblem = baseUrlProblem(input.baseUrl);
   if (urlProblem) {
     throw new BatchSetupError(
       keyRedactor(options.apiKey).text(
@@ -25,6 +40,13 @@ export function checkOptions(options: BatchOptions): void {
   }
   const problem = options.apiKey === undefined ? undefined : keyProblem(options.apiKey);
   if (problem) throw new BatchSetupError(`The API key ${problem}. Remove it from the key.`);
+  return {
+    ...options,
+    input: input.input,
+    output: input.output,
+    baseUrl: input.baseUrl,
+    errors: options.errors ?? `${input.output}.errors.jsonl`,
+  };
 }
 
 /**
@@ -34,9 +56,9 @@ export function checkOptions(options: BatchOptions): void {
  */
 export async function checkFiles(options: {
   input: string;
-  output?: string;
-  errors?: string;
-  resume?: boolean;
+  output?: string | undefined;
+  errors?: string | undefined;
+  resume?: boolean | undefined;
 }): Promise<void> {
   const files = await checkPaths(options);
   if (options.output === undefined || files.errors === undefined) return;

@@ -19,7 +19,13 @@ import { checkFresh, checkPaths } from './files.js';
 import { httpTransport, type Transport } from './http.js';
 import { countLines, joinUrl, LineChecker, readLines, type BatchRequest } from './input.js';
 import { FileLock } from './lock.js';
-import { BATCH_DEFAULTS, type BatchOptions, type BatchSummary, type StopInfo } from './options.js';
+import {
+  BATCH_DEFAULTS,
+  type BatchOptions,
+  type BatchSummary,
+  type ResolvedBatchOptions,
+  type StopInfo,
+} from './options.js';
 import { WriteError } from './output.js';
 import { ProgressTracker } from './progress.js';
 import { Recorder, summarize } from './record.js';
@@ -28,7 +34,13 @@ import { checkOptions } from './preflight.js';
 import { loadResumeState, type ResumeState } from './resume.js';
 import { answerVerdict, errorVerdict, toAttempt, type Answer, type Verdict } from './verdict.js';
 
-export { BATCH_DEFAULTS, type BatchOptions, type BatchSummary, type StopInfo } from './options.js';
+export {
+  BATCH_DEFAULTS,
+  BATCH_OPTIONS,
+  type BatchOptions,
+  type BatchSummary,
+  type StopInfo,
+} from './options.js';
 export { BatchSetupError } from './files.js';
 export { checkFiles } from './preflight.js';
 
@@ -51,7 +63,7 @@ interface Item {
 }
 
 export class BatchRun {
-  readonly #o: BatchOptions & { errors: string; maxInFlight: number; graceMs: number };
+  readonly #o: ResolvedBatchOptions;
   readonly #errorsGiven: boolean;
   readonly #engine: Engine;
   readonly #tracker: ProgressTracker;
@@ -72,16 +84,11 @@ export class BatchRun {
   #countAbort = new AbortController();
   #writeFailedOnce = false;
 
-  constructor(options: BatchOptions) {
-    checkOptions(options);
-    const maxInFlight = options.maxInFlight ?? BATCH_DEFAULTS.maxInFlight;
-    this.#errorsGiven = options.errors !== undefined;
-    this.#o = {
-      ...options,
-      errors: options.errors ?? `${options.output}.errors.jsonl`,
-      maxInFlight,
-      graceMs: options.graceMs ?? BATCH_DEFAULTS.graceMs,
-    };
+  constructor(input: BatchOptions) {
+    const options = checkOptions(input);
+    const maxInFlight = options.maxInFlight;
+    this.#errorsGiven = input.errors !== undefined;
+    this.#o = options;
     this.#redact = keyRedactor(options.apiKey);
     if (options.transport) {
       this.#transport = options.transport;
@@ -100,6 +107,7 @@ export class BatchRun {
     this.#engine = new Engine({
       ...options.engine,
       ...(Object.keys(limits).length > 0 ? { limits } : {}),
+      ...(options.store ? { store: options.store } : {}),
       maxQueue: maxInFlight + 16,
     });
     const clock = this.#engine.clock;
@@ -358,7 +366,7 @@ export class BatchRun {
     const bodyText = JSON.stringify(request.body);
     const adapted = adaptRequest(
       { method: 'POST', url, headers: NO_HEADERS, body: request.body },
-      { priority: 'batch', ...(this.#o.apiKey ? { apiKey: this.#o.apiKey } : {}) },
+      { priority: this.#o.priority, ...(this.#o.apiKey ? { apiKey: this.#o.apiKey } : {}) },
     );
     const engineRequest: EngineRequest = { ...adapted.request, signal: item.controller.signal };
     item.lane = this.#engine.laneId(engineRequest.lane);

@@ -1,13 +1,23 @@
 import { basename, relative } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
 import { formatPlan, planBatch } from '../batch/plan.js';
 import { formatCount } from '../batch/progress.js';
 import { ProgressReporter, type ProgressMode } from '../batch/progress.js';
 import { keyRedactor, type Redactor } from '../batch/redact.js';
-import { BATCH_DEFAULTS, BatchRun, BatchSetupError, checkFiles, type BatchOptions } from '../batch/runner.js';
+import {
+  BATCH_DEFAULTS,
+  BATCH_OPTIONS,
+  BatchRun,
+  BatchSetupError,
+  checkFiles,
+  type BatchOptions,
+} from '../batch/runner.js';
+import { boolean, text, type OptionTable } from '../formats/options.js';
 import { formatSummary } from '../batch/summary.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
+import { addOptions, resolveFlags } from './options.js';
+import { openRedisStore, redisUrlProblem } from './redis.js';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -23,36 +33,48 @@ const EMBEDDED_MOCK: MockOptions = {
   msPerToken: 1,
 };
 
-interface Flags {
-  output?: string;
-  errors?: string;
-  baseUrl?: string;
-  apiKeyEnv?: string;
-  rpm?: number;
-  tpm?: number;
-  maxInFlight: number;
-  resume?: true;
-  retryFailed?: true;
-  dryRun?: true;
-  redis?: string;
-  quiet?: true;
-}
-
-function positiveNumber(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError('Expected a number above 0, like 3000.');
-  }
-  return value;
-}
-
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError('Expected a whole number from 1 up, like 256.');
-  }
-  return value;
-}
+/** `sluice batch`'s flags: the run's own options, and what only the command line has. */
+export const BATCH_FLAGS = {
+  output: BATCH_OPTIONS.output,
+  errors: BATCH_OPTIONS.errors,
+  /** The API's base URL, or `mock` for the built-in emulator. */
+  baseUrl: text({
+    placeholder: 'url',
+    defaultText: `$OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}`,
+    help: 'the API base URL, /v1 included; "mock" runs the built-in emulator',
+  }),
+  /** The environment variable that holds the key (never the key itself). */
+  apiKeyEnv: text({
+    placeholder: 'name',
+    defaultText: 'OPENAI_API_KEY',
+    help: 'environment variable holding the API key',
+  }),
+  rpm: BATCH_OPTIONS.rpm,
+  tpm: BATCH_OPTIONS.tpm,
+  maxInFlight: BATCH_OPTIONS.maxInFlight,
+  priority: BATCH_OPTIONS.priority,
+  resume: BATCH_OPTIONS.resume,
+  retryFailed: BATCH_OPTIONS.retryFailed,
+  /** Check, count tokens and the minimum time; send and write nothing. */
+  dryRun: boolean({
+    default: false,
+    help: 'check the file, count tokens and the minimum time at --rpm/--tpm; send nothing',
+  }),
+  /** Share limits with other processes through Redis. */
+  redis: text({
+    placeholder: 'url',
+    help: 'share limits with other processes (batch runs, gateways, workers) through Redis',
+  }),
+  /** Namespace of the keys in Redis. */
+  redisPrefix: text({
+    default: 'sluice:',
+    placeholder: 'prefix',
+    help: 'namespace of the keys in Redis (processes that share limits use the same one)',
+  }),
+  graceMs: BATCH_OPTIONS.graceMs,
+  /** No progress and no summary. */
+  quiet: boolean({ default: false, help: 'no progress and no summary; problems are still printed' }),
+} satisfies OptionTable;
 
 /** Single-quotes an argument for a POSIX shell when it needs it. */
 function shellQuote(arg: string): string {
@@ -105,38 +127,10 @@ export function registerBatch(program: Command): void {
     .description(
       'Run an OpenAI Batch API file (JSONL) as fast as the rate limits allow: paced, retried, resumable.',
     )
-    .argument('<input>', 'input JSONL: one {"custom_id","method":"POST","url","body"} per line')
-    .option('--output <file>', 'where succeeded lines go (OpenAI Batch output lines, appended)')
-    .option('--errors <file>', 'where failed and bad lines go (default: <output>.errors.jsonl)')
-    .option(
-      '--base-url <url>',
-      `API base URL, /v1 included (default: $OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}); "mock" runs the built-in emulator`,
-    )
-    .option('--api-key-env <name>', 'environment variable holding the API key (default: OPENAI_API_KEY)')
-    .option(
-      '--rpm <n>',
-      'requests per minute per model (default: learned from the response headers)',
-      positiveNumber,
-    )
-    .option(
-      '--tpm <n>',
-      'tokens per minute per model (default: learned from the response headers)',
-      positiveNumber,
-    )
-    .option(
-      '--max-in-flight <n>',
-      'requests handed to the limiter at once, waiting or on the wire',
-      positiveInteger,
-      BATCH_DEFAULTS.maxInFlight,
-    )
-    .option('--resume', 'continue an earlier run: skip custom_ids already in the output or errors file')
-    .option('--retry-failed', 'with --resume, also send the lines that failed before (implies --resume)')
-    .option('--dry-run', 'check the file, count tokens and the minimum time at --rpm/--tpm; send nothing')
-    .option('--redis <url>', 'share limits with other processes through Redis (not available yet)')
-    .option('--quiet', 'no progress and no summary; problems are still printed')
-    .addHelpText(
-      'after',
-      `
+    .argument('<input>', 'input JSONL: one {"custom_id","method":"POST","url","body"} per line');
+  addOptions(cmd, BATCH_FLAGS).addHelpText(
+    'after',
+    `
 Every custom_id ends up in exactly one of the two files. Progress goes to stderr: a bar on a
 terminal, a line every 10 s otherwise. Exit status: 0 all succeeded, 1 some lines failed or were
 not sent, 2 nothing could run (bad flags, unreadable input, output exists without --resume),
@@ -164,18 +158,16 @@ Examples:
     $ sluice batch prompts.jsonl --output results.jsonl --resume --retry-failed --api-key-env TEAM_KEY
 
 Reference: docs/batch.md`,
-    );
+  );
 
   // Bad flags exit 2 with commander's message (which names the flag), never a stack trace.
   cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-  cmd.action(async (input: string, flags: Flags) => {
-    if (flags.redis !== undefined) {
-      fail(
-        '--redis is not available yet: sharing limits between processes through Redis comes in a later release. Run without --redis; the limits then hold for this process only.',
-      );
-    }
-    const resume = flags.resume === true || flags.retryFailed === true;
+  cmd.action(async (input: string) => {
+    const { options: flags } = resolveFlags(cmd, BATCH_FLAGS);
+    const redisProblem = flags.redis === undefined ? undefined : redisUrlProblem(flags.redis);
+    if (redisProblem) fail(redisProblem);
+    const resume = flags.resume || flags.retryFailed;
     if (flags.dryRun) {
       let plan;
       try {
@@ -185,7 +177,7 @@ Reference: docs/batch.md`,
           ...(flags.output === undefined ? {} : { output: flags.output }),
           ...(flags.errors === undefined ? {} : { errors: flags.errors }),
           resume,
-          retryFailed: flags.retryFailed === true,
+          retryFailed: flags.retryFailed,
           ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
           ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
         });
@@ -258,8 +250,10 @@ Reference: docs/batch.md`,
       ...(flags.rpm === undefined ? {} : { rpm: flags.rpm }),
       ...(flags.tpm === undefined ? {} : { tpm: flags.tpm }),
       maxInFlight: flags.maxInFlight,
+      priority: flags.priority,
+      graceMs: flags.graceMs,
       resume,
-      retryFailed: flags.retryFailed === true,
+      retryFailed: flags.retryFailed,
     };
     try {
       await checkFiles(options);
@@ -280,6 +274,9 @@ Reference: docs/batch.md`,
       );
     }
 
+    if (flags.redis !== undefined) {
+      options.store = openRedisStore(flags.redis, (line) => reporter.log(line), flags.redisPrefix);
+    }
     let run: BatchRun;
     try {
       run = new BatchRun({ ...options, log: (m) => reporter.log(redact.text(m)) });
@@ -293,7 +290,7 @@ Reference: docs/batch.md`,
       interrupts++;
       if (interrupts === 1) {
         reporter.log(
-          `Stopping: no new requests; requests in flight get up to ${BATCH_DEFAULTS.graceMs / 1000} s to finish. Ctrl-C again abandons them.`,
+          `Stopping: no new requests; requests in flight get up to ${flags.graceMs / 1000} s to finish. Ctrl-C again abandons them.`,
         );
         run.interrupt();
       } else {
