@@ -38,6 +38,7 @@ export {
   UpstreamError,
   InvalidOptionError,
   isSluiceError,
+  sluiceErrorOf,
   ERROR_CODES,
   type ErrorCode,
   type SluiceErrorDetails,

@@ -1,5 +1,5 @@
 /**
- * Every number the emulator answers, checked against the formulas of RATE_LIMITS.md over real HTTP,
+ * Every number the emulator answers, checked against the formulas of docs/rate-limits.md over real HTTP,
  * with a frozen clock so the figures are exact.
  */
 import fc from 'fast-check';
@@ -397,7 +397,7 @@ describe('stats', () => {
 });
 
 /**
- * An independent model of one lane with an RPM and a TPM bucket, written from RATE_LIMITS.md's
+ * An independent model of one lane with an RPM and a TPM bucket, written from docs/rate-limits.md's
  * formulas, against which every figure of every answer is checked.
  */
 class ReferenceBucket {

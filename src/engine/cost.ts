@@ -2,7 +2,7 @@
  * What a request costs at admission, and what it cost in the end.
  *
  * OpenAI charges tokens when a request arrives, before any output exists: about
- * `ceil(prompt characters / 4) + n × (max_completion_tokens ?? max_tokens)` (RATE_LIMITS.md, "How a
+ * `ceil(prompt characters / 4) + n × (max_completion_tokens ?? max_tokens)` (docs/rate-limits.md, "How a
  * request is charged at admission"). {@link estimateCost} mirrors that rule so the local ledger stays
  * close to the server's; the emulator charges with the same definition of "prompt characters", so the
  * two must change together. {@link usageFromBody} and {@link usageFromStreamEvent} read the actual usage
@@ -274,7 +274,7 @@ function addResponsesInput(tally: Tally, request: Record<string, unknown>): void
  * Anthropic `usage.{input,output}_tokens`. `undefined` when the body reports none.
  *
  * Anthropic's `cache_creation_input_tokens` are added to the prompt: they count towards its input-token
- * limit, while `cache_read_input_tokens` mostly do not (RATE_LIMITS.md) and are left out.
+ * limit, while `cache_read_input_tokens` mostly do not (docs/rate-limits.md) and are left out.
  */
 export function usageFromBody(body: unknown): Usage | undefined {
   const response = jsonObjectOf(body);

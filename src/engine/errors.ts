@@ -121,3 +121,16 @@ export function sluiceError(code: ErrorCode, message: string, details?: SluiceEr
 export function isSluiceError(value: unknown): value is SluiceError {
   return value instanceof SluiceError;
 }
+
+/**
+ * The Sluice error behind `value`: `value` itself, or the first one found down its `cause` chain. SDKs
+ * wrap what a custom `fetch` throws (the `openai` SDK raises `APIConnectionError` with the thrown error
+ * as its `cause`), so with `createFetch({ errors: 'throw' })` this is how to get at the Sluice code.
+ */
+export function sluiceErrorOf(value: unknown): SluiceError | undefined {
+  for (let depth = 0; depth < 8 && value !== null && typeof value === 'object'; depth++) {
+    if (value instanceof SluiceError) return value;
+    value = (value as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -4,7 +4,7 @@ import { parseServerView, readProviderError, retryAfterFromError } from './heade
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 
-/** OpenAI's 429 body for the TPM example in RATE_LIMITS.md. */
+/** OpenAI's 429 body for the TPM example in docs/rate-limits.md. */
 const OPENAI_TPM_BODY = {
   error: {
     message:
@@ -45,7 +45,7 @@ function openAiMessageBody(message: string) {
 }
 
 describe('parseServerView: OpenAI headers', () => {
-  it('reads the example headers of RATE_LIMITS.md', () => {
+  it('reads the example headers of docs/rate-limits.md', () => {
     const view = parseServerView(
       {
         'x-ratelimit-limit-requests': '5000',

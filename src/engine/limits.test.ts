@@ -3,7 +3,7 @@ import { bucket, charge, levelAt, MINUTE_MS, waitFor } from './limits.js';
 
 describe('bucket math reproduces OpenAI figures', () => {
   it.each([
-    // limit, used, requested, expected wait (ms) — the real 429 examples in RATE_LIMITS.md
+    // limit, used, requested, expected wait (ms) — the real 429 examples in docs/rate-limits.md
     [50_000, 47_949, 3006, 1146],
     [10_000, 8782, 8172, 41_724],
     [200_000, 195_869, 4412, 84.6],

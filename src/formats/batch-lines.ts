@@ -1,5 +1,5 @@
 /**
- * The OpenAI Batch API file format (RATE_LIMITS.md, "Batch API file format"): what `sluice batch` reads
+ * The OpenAI Batch API file format (docs/rate-limits.md, "Batch API file format"): what `sluice batch` reads
  * and writes. Pure shapes and builders; no I/O.
  */
 import { randomBytes } from 'node:crypto';

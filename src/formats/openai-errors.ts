@@ -3,7 +3,7 @@
  *
  * Pure builders shared by both sides of the wire: the emulator answers with them, and client-side tests
  * can build the exact bodies a real server sends. Every body has the same envelope:
- * `{"error":{"message","type","param","code"}}`. See RATE_LIMITS.md for what each one means to a client.
+ * `{"error":{"message","type","param","code"}}`. See docs/rate-limits.md for what each one means to a client.
  */
 import { formatGoDuration } from './duration.js';
 

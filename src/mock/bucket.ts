@@ -15,7 +15,7 @@ export class Bucket {
   #updatedAt = 0;
 
   constructor(
-    /** Units per window (the L of RATE_LIMITS.md). */
+    /** Units per window (the L of docs/rate-limits.md). */
     readonly limit: number,
     /** 60 000 for per-minute limits, 86 400 000 for per-day limits. */
     readonly windowMs: number,
