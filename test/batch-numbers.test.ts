@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchRun, runBatch } from '../src/batch/runner.js';
-import { formatBar } from '../src/batch/progress.js';
+import { formatBar } from '../src/batch/display.js';
 import { formatSummary } from '../src/batch/summary.js';
 import { startMock, type MockOptions, type MockServer } from '../src/mock/index.js';
 import { chatLine, readJsonl, runBatchCli, tempDir, TimerClock, until, writeInput } from './support/batch.js';

@@ -5,7 +5,7 @@
 import { admittedTokens } from '../engine/request.js';
 import { adaptRequest } from '../protocol/adapt.js';
 import { joinUrl, LineChecker, readLines, type BadLine } from './input.js';
-import { formatCount, formatDuration } from './progress.js';
+import { formatCount, formatDuration } from './display.js';
 import { loadResumeState } from './resume.js';
 import { BATCH_DEFAULTS } from './options.js';
 

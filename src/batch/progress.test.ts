@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bar,
-  formatBar,
-  formatCompact,
-  formatDuration,
-  formatPlain,
-  ProgressTracker,
-  type ProgressSnapshot,
-} from './progress.js';
+import { bar, formatBar, formatCompact, formatDuration, formatPlain } from './display.js';
+import { ProgressTracker, type ProgressSnapshot } from './progress.js';
 
 describe('formatting', () => {
   it('formats durations, counts and bars', () => {

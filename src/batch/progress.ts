@@ -1,6 +1,6 @@
 /**
  * Progress of a batch run: counts and rates built from the engine's events, the runner's results and
- * samples of the limiter's state (`ProgressTracker`). Drawing them is `display.ts` (re-exported here).
+ * samples of the limiter's state (`ProgressTracker`). Drawing them is `display.ts`.
  *
  * Rates and the ETA follow the limiter's schedule where the limits are known: a lane with work waiting
  * goes at its binding limit, and what is left takes what the buckets need to admit it. Measured rates
@@ -368,15 +368,3 @@ function prune(seconds: Map<number, unknown>, now: number): void {
     seconds.delete(key);
   }
 }
-
-export {
-  bar,
-  formatBar,
-  formatCompact,
-  formatCount,
-  formatDuration,
-  formatPlain,
-  ProgressReporter,
-  type ProgressMode,
-  type ReporterOptions,
-} from './display.js';

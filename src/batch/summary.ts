@@ -3,7 +3,7 @@
  * then what to do next when the run stopped early.
  */
 import type { BatchSummary } from './options.js';
-import { formatCount, formatDuration } from './progress.js';
+import { formatCount, formatDuration } from './display.js';
 
 /** ` of 500 (98%)`; a short run's burst can go far above 100%, shown as `>999%` beyond that. */
 function percentOf(value: number, limit: number | undefined): string {

@@ -2,8 +2,7 @@ import { basename, relative } from 'node:path';
 import type { Command } from 'commander';
 import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
 import { formatPlan, planBatch } from '../batch/plan.js';
-import { formatCount } from '../batch/progress.js';
-import { ProgressReporter, type ProgressMode } from '../batch/progress.js';
+import { formatCount, ProgressReporter, type ProgressMode } from '../batch/display.js';
 import { keyRedactor, type Redactor } from '../batch/redact.js';
 import {
   BATCH_DEFAULTS,

@@ -1,6 +1,7 @@
 /** What every exchange of one gateway shares, and what it reports. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine/engine.js';
-import type { Flavor } from './config.js';
+import type { Flavor, GatewayConfig } from './config.js';
 import type { KeyRing } from './keys.js';
 import type { UpstreamClient } from './upstream.js';
 
@@ -41,4 +42,24 @@ export interface RequestRecord {
   upstreamMs: number;
   /** Tokens the request used: the answer's usage when it was read, else what was reserved at admission. */
   tokens?: number;
+}
+
+/** Extra routes served next to the API (metrics, dashboard, stats). Return false when not handled. */
+export type Routes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
+
+/** What an observer is given to watch. */
+export interface ObservedGateway {
+  readonly engine: Engine;
+  /** The interface the gateway binds (loopback or not decides whether admin routes need a token). */
+  readonly host: string;
+  readonly upstream: URL;
+  /** The config in force now (it changes on reload). */
+  config(): GatewayConfig | undefined;
+}
+
+/** Serves extra routes and hears every answered request; closed with the gateway. */
+export interface GatewayObserver {
+  routes: Routes;
+  onRequest(record: RequestRecord): void;
+  close(): void;
 }

@@ -14,27 +14,10 @@ import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
 import type { LaneRef } from '../engine/request.js';
 import type { GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
-import type { GatewayContext, RequestRecord } from './context.js';
+import type { GatewayContext, Routes } from './context.js';
 import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
-
-/** What an observer is given to watch. */
-export interface ObservedGateway {
-  readonly engine: Engine;
-  /** The interface the gateway binds (loopback or not decides whether admin routes need a token). */
-  readonly host: string;
-  readonly upstream: URL;
-  /** The config in force now (it changes on reload). */
-  config(): GatewayConfig | undefined;
-}
-
-/** Serves extra routes and hears every answered request; closed with the gateway. */
-export interface GatewayObserver {
-  routes: Routes;
-  onRequest(record: RequestRecord): void;
-  close(): void;
-}
 
 export interface Gateway {
   /** `http://host:port`; clients use `${url}/v1` as their base URL. */
@@ -52,9 +35,6 @@ export interface Gateway {
   /** Closes at once (tests). */
   close(): Promise<void>;
 }
-
-/** Extra routes served next to the API (metrics, dashboard, stats). Return false when not handled. */
-export type Routes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
 
 export async function startGateway(input: GatewayOptions, routes?: Routes): Promise<Gateway> {
   const options = resolveOptions(GATEWAY_OPTIONS, input);

@@ -17,8 +17,7 @@ import {
   type ResolvedOptions,
 } from '../formats/options.js';
 import { FLAVORS, type GatewayConfig } from './config.js';
-import type { RequestRecord } from './context.js';
-import type { GatewayObserver, ObservedGateway } from './gateway.js';
+import type { GatewayObserver, ObservedGateway, RequestRecord } from './context.js';
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFunction = (v: unknown): v is (record: RequestRecord) => void => typeof v === 'function';

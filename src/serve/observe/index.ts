@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LaneStats } from '../../engine/lane.js';
 import { VERSION } from '../../version.js';
-import type { GatewayObserver, ObservedGateway } from '../gateway.js';
+import type { GatewayObserver, ObservedGateway } from '../context.js';
 import type { RequestRecord } from '../context.js';
 import { writeJson } from '../wire.js';
 import { loadDashboardAssets, type Asset } from './assets.js';
