@@ -12,6 +12,7 @@
  * - A torn last line (a line cut short by a crash while it was written: it starts like the lines Sluice
  *   writes) is removed; a last line that is whole but lacks its newline gets one.
  */
+import { isRecord, parseJson } from '../formats/json.js';
 import {
   closeSync,
   fstatSync,
@@ -260,14 +261,8 @@ export function resultLineId(text: string): string | undefined {
       // Fall through to the full parse.
     }
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  const record = parseJson(text);
+  if (!isRecord(record)) return undefined;
   const id = record['custom_id'];
   const response = record['response'] as { status_code?: unknown } | null | undefined;
   if (typeof id !== 'string' || typeof response !== 'object' || response === null) return undefined;
@@ -276,14 +271,8 @@ export function resultLineId(text: string): string | undefined {
 
 /** An errors-file entry (`error.code` a string; `custom_id` a string or null), or `undefined`. */
 function parseErrorEntry(text: string): { customId: string | null; code: string } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  const record = parseJson(text);
+  if (!isRecord(record)) return undefined;
   const error = record['error'];
   const code =
     typeof error === 'object' && error !== null ? (error as Record<string, unknown>)['code'] : undefined;
