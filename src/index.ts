@@ -61,3 +61,13 @@ export type {
   Dimension,
 } from './engine/types.js';
 export { formatGoDuration, parseGoDuration } from './formats/duration.js';
+export { ResponseCache, CACHE_DEFAULTS, type CacheOptions, type CacheStats } from './cache/cache.js';
+export {
+  memoryBackend,
+  redisBackend,
+  type CacheBackend,
+  type MemoryBackendOptions,
+  type RedisBackendOptions,
+  type RedisCacheClient,
+} from './cache/backend.js';
+export type { CachedAnswer } from './cache/entry.js';

@@ -38,7 +38,7 @@ export function cacheDecision(cache: ResponseCache, request: CacheRequest): Cach
   };
   if (!policy.read && !policy.write) return { policy: BYPASS, key: '', shape };
   const key = cacheKey({
-    scope: cache.namespace === undefined ? `caller:${request.caller}` : `ns:${cache.namespace}`,
+    scope: `${request.url.origin} ${cache.namespace === undefined ? `caller:${request.caller}` : `ns:${cache.namespace}`}`,
     method: request.method,
     path: request.url.pathname,
     query: request.url.search,

@@ -13,14 +13,18 @@ import { Engine } from '../engine/engine.js';
 import { isSluiceError, sluiceError, type SluiceError } from '../engine/errors.js';
 import { PRIORITIES, type Priority } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
-import type { AttemptResult, Execution } from '../engine/request.js';
+import type { AttemptResult, EngineRequest, Execution } from '../engine/request.js';
 import { parseJsonObject } from '../formats/json.js';
 import { adaptRequest, type AdaptOptions } from '../protocol/adapt.js';
-import { endpointOf } from '../protocol/endpoint.js';
+import { endpointOf, type LlmKind } from '../protocol/endpoint.js';
 import { readRequestHeaders } from '../protocol/request-headers.js';
 import { errorAnswer, outcomeHeaders } from '../protocol/response.js';
 import { readWishes } from '../protocol/wishes.js';
-import { tapBody } from './tap.js';
+import { BodyWatcher } from '../protocol/body-watch.js';
+import { ResponseCache, type CacheOptions } from '../cache/cache.js';
+import { cacheDecision } from '../cache/request.js';
+import { cachedFetch } from './cached.js';
+import { tapBody, watcherObserver } from './tap.js';
 
 export interface CreateFetchOptions extends EngineOptions {
   /** The fetch that reaches the upstream. @default globalThis.fetch */
@@ -42,6 +46,13 @@ export interface CreateFetchOptions extends EngineOptions {
    * @default 'response'
    */
   errors?: 'response' | 'throw';
+  /**
+   * Answer repeated requests from a response cache: `true` for the defaults (memory, one hour), cache
+   * options (`ttlMs`, `maxBytes`, `backend`, `namespace`), or a `ResponseCache` shared with others.
+   * Requests opt out with `x-sluice-cache: off` (or `Cache-Control: no-store`); `refresh` re-asks.
+   * Entries are scoped to the API key unless a `namespace` is shared. @default no cache
+   */
+  cache?: boolean | CacheOptions | ResponseCache;
 }
 
 /** A fetch function with its engine attached (for events, stats and lane resets). */
@@ -62,6 +73,12 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
   const engine = options.engine ?? new Engine(options);
   const baseFetch = options.fetch ?? globalThis.fetch;
   const throwErrors = options.errors === 'throw';
+  const cache =
+    options.cache === undefined || options.cache === false
+      ? undefined
+      : options.cache instanceof ResponseCache
+        ? options.cache
+        : new ResponseCache(options.cache === true ? {} : options.cache);
 
   const adaptOptions: AdaptOptions = {
     ...(options.priority ? { priority: options.priority } : {}),
@@ -98,8 +115,34 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
     else requestInit.headers = headers.upstream;
     // Requests that are not LLM calls, and bodies the engine cannot re-send (streams), go straight through.
     if (!adapted.llm || !resendable(requestInit.body)) return baseFetch(url, requestInit);
+    if (!cache) return throughEngine(adapted.request, url, requestInit);
+    let decision;
+    try {
+      decision = cacheDecision(cache, {
+        method: requestInit.method ?? 'POST',
+        url: adapted.url,
+        headers,
+        kind: adapted.kind as LlmKind,
+        body: adapted.body!,
+        caller: adapted.request.lane.keyFingerprint,
+        enabled: true,
+      });
+    } catch (err) {
+      return failure(err);
+    }
+    return cachedFetch(cache, decision, adapted.kind as LlmKind, () =>
+      throughEngine(adapted.request, url, requestInit),
+    );
+  };
+
+  /** One LLM call through the engine: paced, retried, its body watched for usage and errors. */
+  async function throughEngine(
+    engineRequest: EngineRequest,
+    url: string,
+    requestInit: FetchInit,
+  ): Promise<Response> {
     const signal = requestInit.signal ?? undefined;
-    const request = signal ? { ...adapted.request, signal } : adapted.request;
+    const request = signal ? { ...engineRequest, signal } : engineRequest;
 
     let execution: Execution<Response | FatalAnswer>;
     try {
@@ -138,11 +181,15 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
     // Streams are always watched (usage, error events); other bodies only when the engine needs them.
     const watch = value.body !== null && (sse || execution.wantsUsage || execution.holdsSlot);
     const body = watch
-      ? tapBody(value.body!, sse, {
-          usage: (usage) => execution.settle(usage),
-          error: (cls) => execution.streamError(cls),
-          end: () => execution.done(),
-        })
+      ? tapBody(value.body!, [
+          watcherObserver(
+            new BodyWatcher(sse, {
+              usage: (usage) => execution.settle(usage),
+              error: (cls) => execution.streamError(cls),
+              end: () => execution.done(),
+            }),
+          ),
+        ])
       : value.body;
     if (!watch) {
       execution.done();
@@ -157,7 +204,7 @@ export function createFetch(options: CreateFetchOptions = {}): SluiceFetch {
       statusText: value.statusText,
       headers: withSluice(value.headers, execution),
     });
-  };
+  }
 
   function failure(err: unknown): Response {
     if (!isSluiceError(err) || throwErrors) throw err;
@@ -252,6 +299,9 @@ function validateFetchOptions(options: CreateFetchOptions): void {
     if (options[name] !== undefined && typeof options[name] !== 'function')
       fail(`Expected \`${name}\` to be a function, got ${typeof options[name]}.`);
   }
+  const cache = options.cache;
+  if (cache !== undefined && typeof cache !== 'boolean' && (typeof cache !== 'object' || cache === null))
+    fail(`Expected \`cache\` to be true, cache options or a ResponseCache, got ${JSON.stringify(cache)}.`);
   if (options.engine !== undefined && !(options.engine instanceof Engine))
     fail("Expected `engine` to be an Engine (from createEngine() or another fetch function's `.engine`).");
 }

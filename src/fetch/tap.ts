@@ -1,16 +1,32 @@
 /**
  * Watches a response body as it passes to the caller, without buffering it: each chunk is handed on as
- * soon as it is read (pull-based, high-water mark 0) and shown to a {@link BodyWatcher}.
+ * soon as it is read (pull-based, high-water mark 0) and shown to every observer — the engine's
+ * {@link BodyWatcher} (usage, errors in streams), the cache's recorder.
  */
-import { BodyWatcher, type WatchHooks } from '../protocol/body-watch.js';
+import type { BodyWatcher } from '../protocol/body-watch.js';
+
+export interface BodyObserver {
+  push(chunk: Uint8Array): void;
+  /** Once: `complete` is true when the body ended, false when it failed or was cancelled. */
+  finish(complete: boolean): void;
+}
+
+/** A {@link BodyWatcher} as an observer (it reports usage and errors however the body ends). */
+export function watcherObserver(watcher: BodyWatcher): BodyObserver {
+  return { push: (chunk) => watcher.push(chunk), finish: () => watcher.finish() };
+}
 
 export function tapBody(
   body: ReadableStream<Uint8Array>,
-  sse: boolean,
-  hooks: WatchHooks,
+  observers: readonly BodyObserver[],
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const watcher = new BodyWatcher(sse, hooks);
+  let ended = false;
+  const finish = (complete: boolean) => {
+    if (ended) return;
+    ended = true;
+    for (const o of observers) o.finish(complete);
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -18,20 +34,20 @@ export function tapBody(
         try {
           result = await reader.read();
         } catch (err) {
-          watcher.finish();
+          finish(false);
           controller.error(err);
           return;
         }
         if (result.done) {
-          watcher.finish();
+          finish(true);
           controller.close();
           return;
         }
-        watcher.push(result.value);
+        for (const o of observers) o.push(result.value);
         controller.enqueue(result.value);
       },
       cancel(reason) {
-        watcher.finish();
+        finish(false);
         return reader.cancel(reason);
       },
     },

@@ -40,6 +40,10 @@ export interface Adapted {
   /** `stream: true` in the body. */
   stream: boolean;
   wishes: Wishes;
+  /** The parsed body of an LLM call (the cache keys on it). */
+  body?: Record<string, unknown>;
+  /** The URL, parsed. */
+  url: URL;
   /** The engine's request (without a signal). For a request that is not an LLM call: one request, no tokens. */
   request: EngineRequest;
 }
@@ -78,5 +82,13 @@ export function adaptRequest(wire: WireRequest, options: AdaptOptions = {}): Ada
     tenant: wishes.tenant ?? options.tenant ?? 'default',
     ...(wishes.maxWaitMs === undefined ? {} : { maxWaitMs: wishes.maxWaitMs }),
   };
-  return { llm, kind: llm ? endpoint!.kind : 'other', stream: cost?.stream ?? false, wishes, request };
+  return {
+    llm,
+    kind: llm ? endpoint!.kind : 'other',
+    stream: cost?.stream ?? false,
+    wishes,
+    url,
+    ...(llm ? { body: body! } : {}),
+    request,
+  };
 }
