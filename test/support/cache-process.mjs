@@ -1,4 +1,4 @@
-/* global process */
+/* global process, setTimeout */
 // A second process for the Redis cache test: asks one question through createFetch() with the Redis
 // backend under the given prefix, and prints what the cache said (hit or miss).
 // Usage: node cache-process.mjs <baseURL> <prefix>
