@@ -136,7 +136,9 @@ describe('createFetch({ cache })', () => {
   it('never stores a 429', async () => {
     mock = await startMock({ rpm: 1, burstSeconds: 60 });
     const cache = new ResponseCache();
-    const c = client(createFetch({ cache, maxRateLimitRetries: 0, limits: { rpm: 6000 }, learnLimits: false }));
+    const c = client(
+      createFetch({ cache, maxRateLimitRetries: 0, limits: { rpm: 6000 }, learnLimits: false }),
+    );
     await raw(c, ask('fill the bucket'));
     await expect(raw(c, ask())).rejects.toThrow();
     await mock.reset();

@@ -73,5 +73,8 @@ export function redisBackend(options: RedisBackendOptions): CacheBackend {
         // A lost store is a later miss.
       }
     },
+    async close() {
+      await options.client.quit?.().catch(() => undefined);
+    },
   };
 }

@@ -1,6 +1,18 @@
 import type { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { redisBackend } from '../cache/backend.js';
+import { ResponseCache } from '../cache/cache.js';
 import { PRIORITIES } from '../engine/events.js';
-import { oneOf, text, whole, type OptionTable, type ResolvedOptions } from '../formats/options.js';
+import {
+  boolean,
+  bytes,
+  duration,
+  oneOf,
+  text,
+  whole,
+  type OptionTable,
+  type ResolvedOptions,
+} from '../formats/options.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../serve/config.js';
 import type { RequestRecord } from '../serve/context.js';
@@ -48,6 +60,25 @@ export const SERVE_FLAGS = {
     default: 'SLUICE_ADMIN_TOKEN',
     placeholder: 'name',
     help: 'environment variable holding the admin token for /dashboard and /api/stats beyond loopback',
+  }),
+  /** Answer repeated requests from the response cache. */
+  cache: boolean({
+    default: false,
+    help: 'answer repeated requests from a response cache (per key or app; opt out with x-sluice-cache: off)',
+  }),
+  /** How long cached answers live. */
+  cacheTtlMs: duration({
+    default: 3_600_000,
+    min: 1,
+    flag: 'cache-ttl',
+    help: 'how long a cached answer lives',
+  }),
+  /** Memory for cached answers (without --redis). */
+  cacheSizeBytes: bytes({
+    default: 64 * 1024 * 1024,
+    min: 1,
+    flag: 'cache-size',
+    help: 'memory for cached answers (with --redis they live in Redis)',
   }),
   /** One line per request on stdout. */
   log: oneOf(['json', 'off'] as const, {
@@ -168,6 +199,13 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       ...(flags.redis
         ? { store: openRedisStore(flags.redis, (line) => say(`sluice serve: ${line}`), flags.redisPrefix) }
         : {}),
+      cache: new ResponseCache({
+        ttlMs: flags.cacheTtlMs,
+        ...(flags.redis
+          ? { backend: redisBackend({ client: new Redis(flags.redis), prefix: flags.redisPrefix }) }
+          : { maxBytes: flags.cacheSizeBytes }),
+      }),
+      cacheByDefault: flags.cache,
       limits: {
         ...(flags.rpm ? { rpm: flags.rpm } : {}),
         ...(flags.tpm ? { tpm: flags.tpm } : {}),

@@ -3,13 +3,7 @@
  * soon as it is read (pull-based, high-water mark 0) and shown to every observer — the engine's
  * {@link BodyWatcher} (usage, errors in streams), the cache's recorder.
  */
-import type { BodyWatcher } from '../protocol/body-watch.js';
-
-export interface BodyObserver {
-  push(chunk: Uint8Array): void;
-  /** Once: `complete` is true when the body ended, false when it failed or was cancelled. */
-  finish(complete: boolean): void;
-}
+import type { BodyObserver, BodyWatcher } from '../protocol/body-watch.js';
 
 /** A {@link BodyWatcher} as an observer (it reports usage and errors however the body ends). */
 export function watcherObserver(watcher: BodyWatcher): BodyObserver {

@@ -17,6 +17,13 @@ export interface WatchHooks {
   end(): void;
 }
 
+/** Anything that watches a body pass: the watcher below, the response cache's recorder. */
+export interface BodyObserver {
+  push(chunk: Uint8Array): void;
+  /** Once: `complete` is true when the body ended, false when it failed or was cancelled. */
+  finish(complete: boolean): void;
+}
+
 /** JSON bodies longer than this are not read for usage. */
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
 

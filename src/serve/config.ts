@@ -31,6 +31,8 @@ export interface VirtualKey {
   weight: number;
   /** At most this much of each lane's limits for this app. */
   limits?: LimitsConfig;
+  /** Whether this app's requests use the response cache (`cache: on|off`). @default the gateway's `--cache` */
+  cache?: boolean;
 }
 
 export interface GatewayConfig {
@@ -65,7 +67,15 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
 
 const TOP = ['upstream', 'flavor', 'limits', 'max_wait', 'keys'] as const;
 const LIMIT_FIELDS = ['rpm', 'tpm', 'rpd', 'tpd', 'max_concurrency', 'burst'] as const;
-const KEY_FIELDS = ['name', 'key_sha256', 'upstream_key_env', 'priority', 'weight', 'limits'] as const;
+const KEY_FIELDS = [
+  'name',
+  'key_sha256',
+  'upstream_key_env',
+  'priority',
+  'weight',
+  'limits',
+  'cache',
+] as const;
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const lines = new LineCounter();
@@ -188,6 +198,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
         priority: priority as Priority,
         weight: weight as number,
       };
+      if (k['cache'] !== undefined) {
+        const cache = k['cache'];
+        if (cache !== true && cache !== false && cache !== 'on' && cache !== 'off')
+          fail([...path, 'cache'], `expected on or off; got ${show(cache)}.`);
+        key.cache = cache === true || cache === 'on';
+      }
       if (k['limits'] !== undefined) {
         if (!isPlainObject(k['limits']))
           fail([...path, 'limits'], 'expected a mapping such as { rpm: 100, tpm: 20000 }.');

@@ -1,5 +1,6 @@
 /** What every exchange of one gateway shares, and what it reports. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResponseCache } from '../cache/cache.js';
 import type { Engine } from '../engine/engine.js';
 import type { Flavor, GatewayConfig } from './config.js';
 import type { KeyRing } from './keys.js';
@@ -15,6 +16,10 @@ export interface GatewayContext {
   maxBodyBytes: number;
   /** Default admission deadline (ms); replaced on reload. */
   maxWaitMs: number;
+  /** The response cache, when the gateway has one. */
+  cache: ResponseCache | undefined;
+  /** Whether requests use the cache unless they (or their virtual key) say otherwise. */
+  cacheByDefault: boolean;
   record(record: RequestRecord): void;
   /** True while draining: answers ask clients to reconnect elsewhere. */
   draining(): boolean;
@@ -53,6 +58,8 @@ export interface ObservedGateway {
   /** The interface the gateway binds (loopback or not decides whether admin routes need a token). */
   readonly host: string;
   readonly upstream: URL;
+  /** The response cache, when the gateway has one. */
+  readonly cache: ResponseCache | undefined;
   /** The config in force now (it changes on reload). */
   config(): GatewayConfig | undefined;
 }

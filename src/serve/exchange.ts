@@ -11,13 +11,18 @@ import type { AttemptResult, EngineRequest, Execution } from '../engine/request.
 import { isSluiceError, type SluiceError } from '../engine/errors.js';
 import { parseJsonObject } from '../formats/json.js';
 import { adaptRequest, type Adapted } from '../protocol/adapt.js';
-import { BodyWatcher } from '../protocol/body-watch.js';
+import { BodyWatcher, type BodyObserver } from '../protocol/body-watch.js';
 import { endpointOf } from '../protocol/endpoint.js';
 import { errorAnswer, laneLimitHeaders, outcomeHeaders, RESPONSE_HEADERS } from '../protocol/response.js';
 import type { VirtualKey } from './config.js';
 import { authHeader, clampPriority } from './keys.js';
 import type { GatewayContext, RequestRecord } from './context.js';
 import { routeOf } from './route.js';
+import type { ResponseCache } from '../cache/cache.js';
+import { serve, type CachedAnswer, type Shape } from '../cache/entry.js';
+import { AnswerRecorder } from '../cache/recorder.js';
+import { cacheDecision, type CacheDecision } from '../cache/request.js';
+import type { LlmKind } from '../protocol/endpoint.js';
 import { readText, type UpstreamAnswer } from './upstream.js';
 import {
   clientHeaders,
@@ -52,6 +57,10 @@ export class Exchange {
   readonly #res: ServerResponse;
   readonly #arrived = performance.now();
   readonly #record: RequestRecord;
+  /** What the response cache did (`x-sluice-cache` on the answer), when the gateway has one. */
+  #cacheState: 'hit' | 'miss' | 'bypass' | undefined;
+  /** Records a success for the cache; set on a cache miss that may be stored. */
+  #recorderFor: ((answer: UpstreamAnswer) => BodyObserver | undefined) | undefined;
 
   constructor(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse) {
     this.#ctx = ctx;
@@ -108,7 +117,101 @@ export class Exchange {
     }
     const out = upstreamHeaders(req.headers, app && authHeader(ctx.flavor, app.upstreamKey));
     if (!adapted.llm) return this.#passThrough(route.url, out, body);
-    return this.#throughEngine(this.#engineRequest(adapted.request, app), route.url, out, body!);
+    const request = this.#engineRequest(adapted.request, app);
+    const send = () => this.#throughEngine(request, route.url, out, body!);
+    const cache = ctx.cache;
+    if (!cache) return send();
+    let decision: CacheDecision;
+    try {
+      decision = cacheDecision(cache, {
+        method: this.#record.method,
+        url: adapted.url,
+        headers,
+        kind: adapted.kind as LlmKind,
+        body: adapted.body!,
+        caller: app?.name ?? request.lane.keyFingerprint,
+        enabled: app?.cache ?? ctx.cacheByDefault,
+      });
+    } catch (err) {
+      if (!isSluiceError(err)) throw err;
+      return this.#refuse(400, 'invalid_request_error', err.code, err.message);
+    }
+    return this.#throughCache(cache, decision, adapted.kind as LlmKind, send);
+  }
+
+  /** The response cache around the engine: a hit is answered here; a miss is sent and recorded. */
+  async #throughCache(
+    cache: ResponseCache,
+    decision: CacheDecision,
+    kind: LlmKind,
+    send: () => Promise<void>,
+  ): Promise<void> {
+    const { policy, key, shape } = decision;
+    if (!policy.read && !policy.write) {
+      cache.stats.bypassed++;
+      this.#cacheState = 'bypass';
+      return send();
+    }
+    if (policy.read) {
+      const entry = await cache.lookup(key, policy, shape);
+      if (entry) return this.#hit(cache, entry, shape);
+    }
+    let done = () => {};
+    if (policy.read) {
+      const lead = cache.lead(key);
+      if ('wait' in lead) {
+        await lead.wait;
+        const entry = await cache.lookup(key, policy, shape);
+        if (entry) return this.#hit(cache, entry, shape);
+      } else done = lead.done;
+    }
+    cache.stats.misses++;
+    this.#cacheState = 'miss';
+    let recording = false;
+    if (policy.write) {
+      this.#recorderFor = (answer) => {
+        const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
+        const recorder = new AnswerRecorder(
+          { kind, status: answer.status, headers: headerGetter(answer.headers), sse },
+          cache.maxEntryBytes,
+        );
+        if (!recorder.wanted) return undefined;
+        recording = true;
+        return {
+          push: (chunk) => recorder.push(chunk),
+          finish: (complete) => {
+            const entry = complete ? recorder.entry(cache.now()) : undefined;
+            if (entry) void cache.store(key, entry).finally(done);
+            else done();
+          },
+        };
+      };
+    }
+    try {
+      await send();
+    } finally {
+      if (!recording) done();
+    }
+  }
+
+  #hit(cache: ResponseCache, entry: CachedAnswer, shape: Shape): void {
+    cache.hit(entry);
+    const served = serve(entry, shape);
+    const record = this.#record;
+    record.ttfbMs = performance.now() - this.#arrived;
+    record.tokens = 0;
+    const head = {
+      ...served.headers,
+      'x-sluice-cache': 'hit',
+      age: String(Math.max(0, Math.floor((cache.now() - entry.storedAt) / 1000))),
+    };
+    if ('json' in served) writeText(this.#res, served.status, served.json, head);
+    else {
+      this.#res.writeHead(served.status, head);
+      for (const frame of served.frames) this.#res.write(frame);
+      this.#res.end();
+    }
+    this.#finish(served.status, 'cache_hit');
   }
 
   #engineRequest(request: EngineRequest, app: VirtualKey | undefined): EngineRequest {
@@ -146,7 +249,7 @@ export class Exchange {
     record.attempts = execution.attempts;
     record.ttfbMs = performance.now() - this.#arrived;
     const answer = execution.value;
-    const head = clientHeaders(answer.headers, outcomeHeaders(execution), ctx.draining());
+    const head = clientHeaders(answer.headers, this.#sluiceHeaders(execution), ctx.draining());
     if ('text' in answer) {
       // A fatal answer (400, 401, 404, …): the upstream's own, unchanged.
       execution.done();
@@ -158,11 +261,12 @@ export class Exchange {
     const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
     const cost = request.cost;
     if (cost.maxGiven) record.tokens = cost.promptTokens + cost.completionTokens;
-    if (!(sse || execution.wantsUsage || execution.holdsSlot)) {
-      execution.done();
-      await relay(answer, this.#res);
-    } else {
-      const watcher = new BodyWatcher(sse, {
+    const recorder = this.#recorderFor?.(answer);
+    const listeners: ((chunk: Buffer) => void)[] = [];
+    if (recorder) listeners.push((chunk) => recorder.push(chunk));
+    let watcher: BodyWatcher | undefined;
+    if (sse || execution.wantsUsage || execution.holdsSlot) {
+      const w = new BodyWatcher(sse, {
         usage: (usage) => {
           const total = usage.totalTokens ?? (usage.promptTokens ?? 0) + (usage.completionTokens ?? 0);
           if (total > 0) record.tokens = total;
@@ -171,10 +275,28 @@ export class Exchange {
         error: (cls) => execution.streamError(cls),
         end: () => execution.done(),
       });
-      await relay(answer, this.#res, (chunk) => watcher.push(chunk));
-      watcher.finish();
-    }
+      listeners.push((chunk) => w.push(chunk));
+      watcher = w;
+    } else execution.done();
+    await relay(
+      answer,
+      this.#res,
+      listeners.length === 0
+        ? undefined
+        : listeners.length === 1
+          ? listeners[0]
+          : (chunk) => listeners.forEach((l) => l(chunk)),
+    );
+    watcher?.finish();
+    recorder?.finish(answer.body.complete && this.#res.writableFinished);
     this.#finish(answer.status, 'success');
+  }
+
+  /** `x-sluice-*` headers of an answer that went through the engine (and the cache, when there is one). */
+  #sluiceHeaders(execution: { queuedMs: number; attempts: number }): [string, string][] {
+    const headers = outcomeHeaders(execution);
+    if (this.#cacheState) headers.push(['x-sluice-cache', this.#cacheState]);
+    return headers;
   }
 
   /** One upstream exchange, for the engine: a 2xx keeps its body streaming, anything else is read. */

@@ -60,6 +60,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     engine,
     host: options.host,
     upstream,
+    cache: options.cache,
     config: () => config,
   });
   const client: UpstreamClient = upstreamClient();
@@ -72,6 +73,8 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     client,
     keys: () => keys,
     maxBodyBytes: options.maxBodyBytes,
+    cache: options.cache,
+    cacheByDefault: options.cacheByDefault,
     maxWaitMs: maxWaitOf(config),
     record: (record) => {
       observed?.onRequest(record);
@@ -143,6 +146,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const closeAll = async () => {
+    await options.cache?.close();
     observed?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,7 +5,9 @@
  */
 import type { EngineOptions, LimitsConfig } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
+import { ResponseCache } from '../cache/cache.js';
 import {
+  boolean,
   bytes,
   custom,
   duration,
@@ -86,6 +88,21 @@ export const GATEWAY_OPTIONS = {
   config: custom((v): v is GatewayConfig => isObject(v) && Array.isArray((v as GatewayConfig).keys), {
     expected: 'a config from loadConfig() or parseConfig()',
     help: 'virtual keys, limits and the default deadline',
+  }),
+  /**
+   * The response cache (memory, or Redis through `redisBackend()`). With one, requests whose app (or
+   * whose `x-sluice-cache: on`) asks for it are answered from it. @default no cache
+   */
+  cache: custom((v): v is ResponseCache => v instanceof ResponseCache, {
+    expected: 'a ResponseCache',
+    defaultText: 'none',
+    help: 'the response cache',
+  }),
+  /** Whether requests use the cache unless they (or their virtual key) opt out. @default false */
+  cacheByDefault: boolean({
+    default: false,
+    flag: false,
+    help: 'every request uses the cache unless it opts out',
   }),
   /** Where limiter state lives. @default this process's memory */
   store: custom((v): v is Store => isObject(v) && typeof (v as Store).reserve === 'function', {

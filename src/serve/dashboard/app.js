@@ -365,8 +365,12 @@
       { length: snap.time.points },
       (_, i) => (snap.time.startMs + i * snap.time.stepMs) / 1000,
     );
+    const cache =
+      snap.cache && snap.cache.hits + snap.cache.misses > 0
+        ? ` · cache ${Math.round(snap.cache.hitRate * 100)}% hits, ${num(snap.cache.tokensSaved)} tokens saved`
+        : '';
     document.getElementById('meta').textContent =
-      `upstream ${snap.gateway.upstream} · ${plural(snap.lanes.length, 'lane', 'lanes')} · up since ${clock(snap.gateway.startedAt)}`;
+      `upstream ${snap.gateway.upstream} · ${plural(snap.lanes.length, 'lane', 'lanes')} · up since ${clock(snap.gateway.startedAt)}${cache}`;
     document.getElementById('version').textContent = `sluice ${snap.gateway.version}`;
     renderTotals(snap);
     renderAlerts(snap);

@@ -87,6 +87,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
       startedAt,
     });
     const metrics = new GatewayMetrics({ maxLanes: o.maxLanes, processMetrics: o.processMetrics });
+    if (gateway.cache) metrics.watchCache(gateway.cache.stats);
     const unsubscribe = engine.on((event) => {
       tracker.onEvent(event);
       metrics.onEvent(event);
@@ -111,8 +112,8 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
       const now = clock.now();
       const tick = Math.floor(now / o.intervalMs);
       if (cached?.tick === tick) return cached.value;
-      const value = engine.stats().then((stats) =>
-        tracker.snapshot(
+      const value = engine.stats().then((stats) => {
+        const snap = tracker.snapshot(
           stats,
           now,
           {
@@ -122,8 +123,21 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
             virtualKeys: (gateway.config()?.keys.length ?? 0) > 0,
           },
           apps().list,
-        ),
-      );
+        );
+        const c = gateway.cache?.stats;
+        if (c) {
+          const looked = c.hits + c.misses;
+          snap.cache = {
+            hits: c.hits,
+            misses: c.misses,
+            bypassed: c.bypassed,
+            coalesced: c.coalesced,
+            tokensSaved: c.tokensSaved,
+            hitRate: looked === 0 ? 0 : c.hits / looked,
+          };
+        }
+        return snap;
+      });
       cached = { tick, value };
       value.catch(() => {
         if (cached?.value === value) cached = undefined;

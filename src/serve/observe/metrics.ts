@@ -9,6 +9,7 @@
  * docs/serve.md ("Metrics") lists every metric.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheStats } from '../../cache/cache.js';
 import type { LaneStats } from '../../engine/lane.js';
 import { PRIORITIES, type SluiceEvent } from '../../engine/events.js';
 import type { RequestRecord } from '../context.js';
@@ -232,6 +233,39 @@ export class GatewayMetrics {
    * Sets the lane gauges from a stats read. Gauges are cleared first, so lanes the engine has dropped
    * disappear; lanes beyond `maxLanes` get no gauges (they would collide on `other`).
    */
+  /** Exports the response cache's counters (read at scrape time). */
+  watchCache(stats: Readonly<CacheStats>): void {
+    const counters: [keyof CacheStats, string, string][] = [
+      [
+        'hits',
+        'sluice_cache_hits_total',
+        'Requests answered from the response cache (nothing sent, nothing reserved).',
+      ],
+      ['misses', 'sluice_cache_misses_total', 'Requests the cache could have answered but had no entry for.'],
+      [
+        'bypassed',
+        'sluice_cache_bypassed_total',
+        'Requests that left the cache alone (off, no-store, or not opted in).',
+      ],
+      ['coalesced', 'sluice_cache_coalesced_total', 'Requests that waited for an identical one in flight.'],
+      ['stored', 'sluice_cache_stored_total', 'Answers stored in the cache.'],
+      ['tokensSaved', 'sluice_cache_tokens_saved_total', 'Tokens the cache hits would have used.'],
+    ];
+    for (const [field, name, help] of counters) {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = stats[field];
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    }
+  }
+
   refresh(stats: readonly LaneStats[], now: number): void {
     for (const g of [
       this.#queueDepth,

@@ -42,6 +42,15 @@ export interface StatsSnapshot {
     queued: number;
     inFlight: number;
   };
+  /** The response cache, when the gateway has one. */
+  cache?: {
+    hits: number;
+    misses: number;
+    bypassed: number;
+    coalesced: number;
+    tokensSaved: number;
+    hitRate: number;
+  };
   lanes: LaneSnapshot[];
   apps: AppSnapshot[];
 }
