@@ -63,6 +63,37 @@ describe('ResponseCache', () => {
     expect(cache.stats.coalesced).toBe(1);
   });
 
+  it('gives a request the answer stored while its lookup was still on the way', async () => {
+    // A slow backend: a get reads what is there when it is asked, and answers when released.
+    const stored = new Map<string, CachedAnswer>();
+    let release = () => {};
+    const cache = new ResponseCache({
+      now: () => 0,
+      backend: {
+        get: (key) => {
+          const seen = stored.get(key);
+          return new Promise((resolve) => (release = () => resolve(seen)));
+        },
+        set: (key, e) => {
+          stored.set(key, e);
+          return Promise.resolve();
+        },
+      },
+    });
+    const first = await (async () => {
+      const claim = cache.claim('k', all, plain);
+      release();
+      return claim;
+    })();
+    expect('done' in first).toBe(true);
+    const second = cache.claim('k', all, plain); // asked while the first is still being answered
+    await cache.store('k', entry());
+    (first as { done: () => void }).done();
+    await Promise.resolve();
+    release();
+    expect('entry' in (await second)).toBe(true);
+  });
+
   it('counts the tokens a hit saves', () => {
     const cache = new ResponseCache();
     cache.hit(entry());

@@ -86,6 +86,37 @@ export class ResponseCache {
   }
 
   /**
+   * What answers this request: a stored entry, or the lead (go upstream, then call `done` once the
+   * answer is stored or failed). Identical requests in flight wait for the one that leads. The lead is
+   * taken before looking, so an answer whose store finishes in between is never missed.
+   */
+  async claim(
+    key: string,
+    policy: CachePolicy,
+    shape: Shape,
+  ): Promise<{ entry: CachedAnswer } | { done: () => void }> {
+    const alone = { done: () => {} };
+    if (!policy.read) return alone;
+    const lead = this.lead(key);
+    if ('wait' in lead) {
+      await lead.wait;
+      const entry = await this.lookup(key, policy, shape);
+      // When the first one's answer did not become an entry, this one goes on its own.
+      return entry ? { entry } : alone;
+    }
+    let entry: CachedAnswer | undefined;
+    try {
+      entry = await this.lookup(key, policy, shape);
+    } catch (err) {
+      lead.done();
+      throw err;
+    }
+    if (!entry) return lead;
+    lead.done();
+    return { entry };
+  }
+
+  /**
    * Coalescing: `undefined` when this request leads (it goes upstream; call the returned `done` once
    * its answer is stored or failed), else a promise that settles when the leader is done.
    */

@@ -22,20 +22,9 @@ export async function cachedFetch(
     cache.stats.bypassed++;
     return marked(await send(), 'bypass');
   }
-  if (policy.read) {
-    const entry = await cache.lookup(key, policy, shape);
-    if (entry) return hit(cache, entry, shape);
-  }
-  let done = () => {};
-  if (policy.read) {
-    const lead = cache.lead(key);
-    if ('wait' in lead) {
-      await lead.wait;
-      const entry = await cache.lookup(key, policy, shape);
-      if (entry) return hit(cache, entry, shape);
-      // The first one's answer did not become an entry: this one goes on its own.
-    } else done = lead.done;
-  }
+  const claim = await cache.claim(key, policy, shape);
+  if ('entry' in claim) return hit(cache, claim.entry, shape);
+  const { done } = claim;
   cache.stats.misses++;
   let res: Response;
   try {

@@ -152,19 +152,9 @@ export class Exchange {
       this.#cacheState = 'bypass';
       return send();
     }
-    if (policy.read) {
-      const entry = await cache.lookup(key, policy, shape);
-      if (entry) return this.#hit(cache, entry, shape);
-    }
-    let done = () => {};
-    if (policy.read) {
-      const lead = cache.lead(key);
-      if ('wait' in lead) {
-        await lead.wait;
-        const entry = await cache.lookup(key, policy, shape);
-        if (entry) return this.#hit(cache, entry, shape);
-      } else done = lead.done;
-    }
+    const claim = await cache.claim(key, policy, shape);
+    if ('entry' in claim) return this.#hit(cache, claim.entry, shape);
+    const { done } = claim;
     cache.stats.misses++;
     this.#cacheState = 'miss';
     let recording = false;
