@@ -5,18 +5,8 @@
 import { PRIORITIES } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
-import {
-  boolean,
-  custom,
-  duration,
-  oneOf,
-  positive,
-  text,
-  whole,
-  type OptionsInput,
-  type OptionTable,
-  type ResolvedOptions,
-} from '../formats/options.js';
+import { type OptionsInput, type OptionTable, type ResolvedOptions } from '../formats/options.js';
+import { boolean, custom, duration, oneOf, positive, text, whole } from '../formats/option-kinds.js';
 import type { Transport } from './http.js';
 import type { LaneProgress } from './progress.js';
 

@@ -12,7 +12,8 @@ import {
   checkFiles,
   type BatchOptions,
 } from '../batch/runner.js';
-import { boolean, text, type OptionTable } from '../formats/options.js';
+import { type OptionTable } from '../formats/options.js';
+import { boolean, text } from '../formats/option-kinds.js';
 import { formatSummary } from '../batch/summary.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
 import { addOptions, resolveFlags } from './options.js';

@@ -1,16 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import {
-  boolean,
-  duration,
-  limit,
-  list,
-  oneOf,
-  positive,
-  resolveOptions,
-  whole,
-  type OptionTable,
-} from '../formats/options.js';
+import { resolveOptions, type OptionTable } from '../formats/options.js';
+import { boolean, duration, limit, list, oneOf, positive, whole } from '../formats/option-kinds.js';
 import { addOptions, commanderOptions, flagNaming, optionsFromFlags, resolveFlags } from './options.js';
 
 const TABLE = {

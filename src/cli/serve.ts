@@ -3,16 +3,8 @@ import { Redis } from 'ioredis';
 import { redisBackend } from '../cache/backend.js';
 import { ResponseCache } from '../cache/cache.js';
 import { PRIORITIES } from '../engine/events.js';
-import {
-  boolean,
-  bytes,
-  duration,
-  oneOf,
-  text,
-  whole,
-  type OptionTable,
-  type ResolvedOptions,
-} from '../formats/options.js';
+import { type OptionTable, type ResolvedOptions } from '../formats/options.js';
+import { boolean, bytes, duration, oneOf, text, whole } from '../formats/option-kinds.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../serve/config.js';
 import type { RequestRecord } from '../serve/context.js';

@@ -1,30 +1,32 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  defaultsOf,
+  describeOptions,
+  flagOf,
+  OptionError,
+  resolveOptions,
+  type OptionsInput,
+  type OptionTable,
+  type ResolvedOptions,
+} from './options.js';
+import {
   boolean,
   bytes,
   custom,
-  defaultsOf,
-  describeOptions,
   duration,
-  flagOf,
   formatBytes,
   formatDuration,
   limit,
   list,
   number,
   oneOf,
-  OptionError,
   parseBytes,
   parseDuration,
   positive,
   probability,
-  resolveOptions,
   text,
   whole,
-  type OptionsInput,
-  type OptionTable,
-  type ResolvedOptions,
-} from './options.js';
+} from './option-kinds.js';
 
 const TABLE = {
   /** Requests per minute. @default 500 */

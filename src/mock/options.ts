@@ -4,24 +4,26 @@
  * The JSDoc on each entry is the JSDoc of the {@link MockOptions} field.
  */
 import {
-  boolean,
-  custom,
   defaultsOf,
-  limit,
-  list,
-  number,
-  oneOf,
   OptionError,
-  positive,
-  probability,
   resolveOptions,
-  text,
-  whole,
   type OptionNaming,
   type OptionsInput,
   type OptionTable,
   type ResolvedOptions,
 } from '../formats/options.js';
+import {
+  boolean,
+  custom,
+  limit,
+  list,
+  number,
+  oneOf,
+  positive,
+  probability,
+  text,
+  whole,
+} from '../formats/option-kinds.js';
 
 /** Where the emulator reads the time. Milliseconds since the epoch; must not go backwards much. */
 export interface MockClock {

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { PRIORITIES, type Priority } from '../engine/events.js';
 import type { LimitsConfig } from '../engine/options.js';
-import { parseDuration } from '../formats/options.js';
+import { parseDuration } from '../formats/option-kinds.js';
 
 export type Flavor = 'openai' | 'azure' | 'anthropic';
 export const FLAVORS: readonly Flavor[] = ['openai', 'azure', 'anthropic'];

@@ -6,18 +6,8 @@
 import type { EngineOptions, LimitsConfig } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import { ResponseCache } from '../cache/cache.js';
-import {
-  boolean,
-  bytes,
-  custom,
-  duration,
-  oneOf,
-  text,
-  whole,
-  type OptionsInput,
-  type OptionTable,
-  type ResolvedOptions,
-} from '../formats/options.js';
+import { type OptionsInput, type OptionTable, type ResolvedOptions } from '../formats/options.js';
+import { boolean, bytes, custom, duration, oneOf, text, whole } from '../formats/option-kinds.js';
 import { FLAVORS, type GatewayConfig } from './config.js';
 import type { GatewayObserver, ObservedGateway, RequestRecord } from './context.js';
 
