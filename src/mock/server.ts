@@ -25,7 +25,9 @@ import {
 } from './options.js';
 import { modelObject, renderJson, renderModels, renderStream, type RenderContext } from './render.js';
 import { admissionCost, isBadRequest, parseRequest, type Endpoint, type ParsedRequest } from './request.js';
+import { route } from './route.js';
 import { StatsRecorder, type MockStats } from './stats.js';
+import { sendJson, writeJson, writeStream, type WriteContext } from './write.js';
 
 /** A running emulator. */
 export interface MockServer {
@@ -54,67 +56,6 @@ const DIALECTS: Record<MockFlavor, Dialect> = {
   anthropic: anthropicDialect,
 };
 
-type Route =
-  | { kind: 'api'; endpoint: Endpoint; deployment: string | undefined }
-  | { kind: 'models' }
-  | { kind: 'model'; id: string }
-  | { kind: 'stats' }
-  | { kind: 'reset' }
-  | { kind: 'none' };
-
-const API_PATHS: Record<string, Endpoint> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'completions',
-  '/v1/embeddings': 'embeddings',
-  '/v1/responses': 'responses',
-};
-
-const AZURE_OPERATIONS: Record<string, Endpoint> = {
-  'chat/completions': 'chat',
-  completions: 'completions',
-  embeddings: 'embeddings',
-};
-
-/** `decodeURIComponent` that answers `undefined` for malformed escapes instead of throwing. */
-function decode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function route(method: string, rawPath: string, flavor: MockFlavor): Route {
-  if (rawPath === '/__mock/stats' && method === 'GET') return { kind: 'stats' };
-  if (rawPath === '/__mock/reset' && method === 'POST') return { kind: 'reset' };
-  let path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
-  if (flavor === 'azure' && path.startsWith('/openai/')) {
-    // AzureOpenAI: /openai/deployments/<deployment>/<operation>; the v1 preview: /openai/v1/<operation>.
-    const deployment = /^\/openai\/deployments\/([^/]+)\/(.+)$/.exec(path);
-    if (deployment !== null) {
-      const endpoint = AZURE_OPERATIONS[deployment[2]!];
-      const name = decode(deployment[1]!);
-      if (endpoint === undefined || method !== 'POST' || name === undefined) return { kind: 'none' };
-      return { kind: 'api', endpoint, deployment: name };
-    }
-    path = path.slice('/openai'.length);
-  }
-  if (method === 'POST') {
-    const endpoint =
-      API_PATHS[path] ?? (path === '/v1/messages' && flavor === 'anthropic' ? 'messages' : undefined);
-    return endpoint === undefined ? { kind: 'none' } : { kind: 'api', endpoint, deployment: undefined };
-  }
-  if (method === 'GET') {
-    if (path === '/v1/models') return { kind: 'models' };
-    const id = path.startsWith('/v1/models/') ? decode(path.slice('/v1/models/'.length)) : undefined;
-    if (id !== undefined) return { kind: 'model', id };
-  }
-  return { kind: 'none' };
-}
-
-const JSON_TYPE = 'application/json';
-const SSE_TYPE = 'text/event-stream; charset=utf-8';
-
 /** Starts an emulator; resolves once it listens. Throws `MockOptionError` for bad options. */
 export async function startMock(options: MockOptions = {}): Promise<MockServer> {
   const emulator = new Emulator(resolveMockOptions(options));
@@ -132,6 +73,7 @@ class Emulator {
   readonly #keys: ReadonlySet<string> | undefined;
   readonly #idPrefix = randomBytes(12).toString('hex');
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #write: WriteContext;
   #dice: () => number;
   #nextId = 0;
   #server: Server | undefined;
@@ -144,6 +86,11 @@ class Emulator {
     this.#defaultMax = Math.max(1, options.defaultMaxTokens);
     this.#keys = options.keys === undefined ? undefined : new Set(options.keys);
     this.#dice = this.#newDice();
+    this.#write = {
+      stats: this.#stats,
+      msPerToken: options.msPerToken,
+      later: (ms, fn) => this.#later(ms, fn),
+    };
   }
 
   listen(): Promise<MockServer> {
@@ -232,10 +179,10 @@ class Emulator {
     const path = q === -1 ? url : url.slice(0, q);
     const r = route(req.method ?? 'GET', path, this.#o.flavor);
 
-    if (r.kind === 'stats') return this.#sendJson(res, 200, JSON.stringify(this.#stats.snapshot()), []);
+    if (r.kind === 'stats') return sendJson(res, 200, JSON.stringify(this.#stats.snapshot()), []);
     if (r.kind === 'reset') {
       this.#reset();
-      return this.#sendJson(res, 200, '{"reset":true}', []);
+      return sendJson(res, 200, '{"reset":true}', []);
     }
 
     const stats = this.#stats;
@@ -252,12 +199,7 @@ class Emulator {
     if (r.kind === 'models' || r.kind === 'model') {
       req.resume();
       if (!this.#authorized(key)) return this.#unauthorized(res, key);
-      return this.#sendJson(
-        res,
-        200,
-        r.kind === 'models' ? renderModels() : JSON.stringify(modelObject(r.id)),
-        [],
-      );
+      return sendJson(res, 200, r.kind === 'models' ? renderModels() : JSON.stringify(modelObject(r.id)), []);
     }
 
     const chunks: Buffer[] = [];
@@ -392,9 +334,9 @@ class Emulator {
     const answer = (): void => {
       if (res.destroyed) return;
       if (request.stream) {
-        this.#stream(res, headers, renderStream(request, g, ctx), reset, cut, cutDice, settle);
+        writeStream(this.#write, res, headers, renderStream(request, g, ctx), reset, cut, cutDice, settle);
       } else {
-        this.#respond(res, headers, renderJson(request, g, ctx), reset, cutDice, settle);
+        writeJson(this.#write, res, headers, renderJson(request, g, ctx), reset, cutDice, settle);
       }
     };
     const delay = o.latencyMs + generationMs;
@@ -410,26 +352,7 @@ class Emulator {
     now: number,
     apiVersion: string | undefined,
   ): void {
-    const rejected = this.#stats.rejected;
-    rejected.total += 1;
-    switch (decision.kind) {
-      case 'rate_limited': {
-        const day = decision.period === 'day';
-        if (decision.dimension === 'requests') rejected[day ? 'rpd' : 'rpm'] += 1;
-        else if (decision.dimension === 'tokens') rejected[day ? 'tpd' : 'tpm'] += 1;
-        else rejected[decision.dimension === 'inputTokens' ? 'itpm' : 'otpm'] += 1;
-        break;
-      }
-      case 'too_large':
-        rejected.tooLarge += 1;
-        break;
-      case 'quota':
-        rejected.quota += 1;
-        break;
-      case 'slow_down':
-        rejected.slowDown += 1;
-        break;
-    }
+    this.#stats.refuse(decision);
     const answer = this.#dialect.refusal(decision, {
       model: request.model,
       endpoint: request.endpoint,
@@ -450,100 +373,6 @@ class Emulator {
       }
     }
     if (headers.length === 0) this.#dialect.identityHeaders(this.#id(), 0, headers);
-    this.#sendJson(res, answer.status, answer.body, headers);
-  }
-
-  #sendJson(res: ServerResponse, status: number, body: string, headers: string[]): void {
-    if (res.destroyed) return;
-    headers.push('content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)));
-    res.writeHead(status, headers);
-    res.end(body);
-  }
-
-  /** A JSON answer; `reset` cuts the connection after part of the body. */
-  #respond(
-    res: ServerResponse,
-    headers: string[],
-    body: string,
-    reset: boolean,
-    cutDice: number,
-    settle: (() => void) | undefined,
-  ): void {
-    if (!reset) {
-      this.#sendJson(res, 200, body, headers);
-      settle?.();
-      return;
-    }
-    const bytes = Buffer.from(body);
-    headers.push('content-type', JSON_TYPE, 'content-length', String(bytes.length));
-    res.writeHead(200, headers);
-    this.#stats.errors.resets += 1;
-    res.write(bytes.subarray(0, 1 + Math.floor(cutDice * (bytes.length - 1))), () => res.destroy());
-  }
-
-  /**
-   * An SSE answer. Frames carrying tokens wait `msPerToken` each; a cut ends the stream cleanly before
-   * its ending, a reset destroys the connection at the same point.
-   */
-  #stream(
-    res: ServerResponse,
-    headers: string[],
-    plan: { frames: string[]; tokens: number[]; endsAt: number },
-    reset: boolean,
-    cut: boolean,
-    cutDice: number,
-    settle: (() => void) | undefined,
-  ): void {
-    headers.push('content-type', SSE_TYPE, 'cache-control', 'no-cache');
-    res.writeHead(200, headers);
-    const { frames, tokens } = plan;
-    // Frames [0, stop) are sent; a cut or reset stops somewhere in [1, endsAt].
-    const stop = reset || cut ? 1 + Math.floor(cutDice * plan.endsAt) : frames.length;
-    const finish = (): void => {
-      if (reset) {
-        this.#stats.errors.resets += 1;
-        res.destroy();
-        return;
-      }
-      if (cut) this.#stats.errors.streamCuts += 1;
-      res.end();
-      settle?.();
-    };
-    const msPerToken = this.#o.msPerToken;
-    if (msPerToken === 0) {
-      const text = (stop === frames.length ? frames : frames.slice(0, stop)).join('');
-      if (reset) {
-        res.write(text, finish);
-        return;
-      }
-      if (cut) this.#stats.errors.streamCuts += 1;
-      // One write with the end of the chunked body: headers, frames and terminator leave together.
-      res.end(text);
-      settle?.();
-      return;
-    }
-    let i = 0;
-    const pump = (): void => {
-      if (res.destroyed) return;
-      // Send every frame up to the next one that carries a token, then wait for that token.
-      let batch = '';
-      while (i < stop) {
-        batch += frames[i];
-        i += 1;
-        if (i < stop && tokens[i]! > 0) break;
-      }
-      if (i >= stop) {
-        if (reset) res.write(batch, finish);
-        else {
-          res.write(batch);
-          finish();
-        }
-        return;
-      }
-      res.write(batch);
-      this.#later(tokens[i]! * msPerToken, pump);
-    };
-    if (tokens[0]! > 0) this.#later(tokens[0]! * msPerToken, pump);
-    else pump();
+    sendJson(res, answer.status, answer.body, headers);
   }
 }

@@ -2,6 +2,10 @@
  * Counters behind `GET /__mock/stats` and `stats()`. Plain numbers updated in place: no allocation on
  * the request path except when a new second starts.
  */
+import type { Decision } from './limiter.js';
+
+/** A decision of the limiter other than admission. */
+type Refusal = Exclude<Decision, { kind: 'admitted' }>;
 
 /** Refusals by kind (429s, plus Anthropic's credit 400 under `quota`). */
 export interface MockRejections {
@@ -114,6 +118,30 @@ export class StatsRecorder {
     }
     last.requests += 1;
     last.tokens += tokens;
+  }
+
+  /** Counts one refusal by its kind. */
+  refuse(decision: Refusal): void {
+    const rejected = this.rejected;
+    rejected.total += 1;
+    switch (decision.kind) {
+      case 'rate_limited': {
+        const day = decision.period === 'day';
+        if (decision.dimension === 'requests') rejected[day ? 'rpd' : 'rpm'] += 1;
+        else if (decision.dimension === 'tokens') rejected[day ? 'tpd' : 'tpm'] += 1;
+        else rejected[decision.dimension === 'inputTokens' ? 'itpm' : 'otpm'] += 1;
+        break;
+      }
+      case 'too_large':
+        rejected.tooLarge += 1;
+        break;
+      case 'quota':
+        rejected.quota += 1;
+        break;
+      case 'slow_down':
+        rejected.slowDown += 1;
+        break;
+    }
   }
 
   enter(): void {
