@@ -24,14 +24,13 @@ import {
   type BatchOptions,
   type BatchSummary,
   type ResolvedBatchOptions,
-  type StopInfo,
 } from './options.js';
-import { WriteError } from './output.js';
 import { ProgressTracker } from './progress.js';
 import { Recorder, summarize } from './record.js';
 import { keyRedactor, type Redactor } from './redact.js';
 import { checkOptions } from './preflight.js';
 import { loadResumeState, type ResumeState } from './resume.js';
+import { RunStop, RunStopped, type Item } from './stop.js';
 import { answerVerdict, errorVerdict, toAttempt, type Answer, type Verdict } from './verdict.js';
 
 export {
@@ -44,24 +43,6 @@ export {
 export { BatchSetupError } from './files.js';
 export { checkFiles } from './preflight.js';
 
-/** The abort reason of requests the run itself cancelled (stop, interrupt). */
-class RunStopped extends Error {
-  override readonly name = 'RunStopped';
-}
-
-interface Item {
-  request: BatchRequest;
-  controller: AbortController;
-  /** The lane id, once known. */
-  lane?: string;
-  /** Inside `send` (the HTTP exchange is under way). */
-  sending: boolean;
-  /** Attempts that reached `send` and went out. */
-  sends: number;
-  /** It was on the wire when the run abandoned it. */
-  onWire?: boolean;
-}
-
 export class BatchRun {
   readonly #o: ResolvedBatchOptions;
   readonly #errorsGiven: boolean;
@@ -73,16 +54,13 @@ export class BatchRun {
   readonly #window = new Set<Item>();
   readonly #headers: Record<string, string>;
   #wake: (() => void) | undefined;
-  #stop: StopInfo | undefined;
+  readonly #stopper: RunStop;
   #heard = false;
   #consecutiveDown = 0;
   /** Set when the run starts (the files are open). */
   #record!: Recorder;
   #total: number | undefined;
   #samples = { ticks: 0, windowBound: 0 };
-  #graceTimer: NodeJS.Timeout | undefined;
-  #countAbort = new AbortController();
-  #writeFailedOnce = false;
 
   constructor(input: BatchOptions) {
     const options = checkOptions(input);
@@ -112,6 +90,13 @@ export class BatchRun {
     });
     const clock = this.#engine.clock;
     this.#tracker = new ProgressTracker(() => clock.now());
+    this.#stopper = new RunStop({
+      graceMs: options.graceMs,
+      redact: this.#redact,
+      tracker: this.#tracker,
+      window: this.#window,
+      notify: () => this.#notify(),
+    });
     this.#engine.on((event) => {
       this.#tracker.event(event);
       if (event.type === 'answered' && !this.#heard) {
@@ -134,25 +119,12 @@ export class BatchRun {
    * finish, then they are abandoned too. Nothing is written for unfinished lines; `--resume` runs them.
    */
   interrupt(): void {
-    if (this.#stop?.reason === 'interrupt') return;
-    if (this.#stop) {
-      // Already stopping (quota, key, upstream down): requests on the wire get their grace time.
-      this.#graceTimer ??= setTimeout(() => this.abort(), this.#o.graceMs);
-      this.#graceTimer.unref();
-      return;
-    }
-    this.#stopRun({ reason: 'interrupt', message: 'Interrupted: stopped sending.' });
+    this.#stopper.interrupt();
   }
 
   /** Abandons every request now (a second Ctrl-C). */
   abort(): void {
-    if (!this.#stop) this.#stopRun({ reason: 'interrupt', message: 'Interrupted: stopped sending.' });
-    for (const item of this.#window) {
-      if (item.sending) item.onWire = true;
-      item.controller.abort(new RunStopped('abandoned'));
-    }
-    this.#countAbort.abort();
-    this.#notify();
+    this.#stopper.abort();
   }
 
   async run(): Promise<BatchSummary> {
@@ -193,7 +165,7 @@ export class BatchRun {
       redactor: this.#redact,
       tracker: this.#tracker,
       log: (m) => this.#log(m),
-      onWriteError: (err) => this.#writeFailed(err),
+      onWriteError: (err) => this.#stopper.writeFailed(err),
     });
     const record = this.#record;
 
@@ -202,7 +174,7 @@ export class BatchRun {
       // A pipe can be read only once: no counting pass; the total is known at its end.
       this.#tracker.setStreaming();
     } else {
-      void countLines(o.input, this.#countAbort.signal).then(
+      void countLines(o.input, this.#stopper.counting.signal).then(
         (n) => {
           this.#total = n;
           this.#tracker.setTotal(n);
@@ -226,14 +198,14 @@ export class BatchRun {
         } else if (checked.finished) {
           record.skipped(resume?.failedIds.has(checked.request.customId) === true);
         } else {
-          if (!this.#stop) await this.#room();
-          if (this.#stoppedReading()) break;
-          if (this.#stop) record.notAttempted(checked.request, this.#stop.reason);
+          if (!this.#stopper.info) await this.#room();
+          if (this.#stopper.readingStopped) break;
+          if (this.#stopper.info) record.notAttempted(checked.request, this.#stopper.info.reason);
           else this.#start(checked.request);
         }
-        if (this.#stoppedReading()) break;
+        if (this.#stopper.readingStopped) break;
       }
-      readAll = !this.#stoppedReading();
+      readAll = !this.#stopper.readingStopped;
       if (readAll && streaming) {
         this.#total = read;
         this.#tracker.setTotal(read);
@@ -241,9 +213,9 @@ export class BatchRun {
       await this.#drained();
     } finally {
       clearInterval(poll);
-      this.#countAbort.abort();
+      this.#stopper.counting.abort();
       record.close();
-      if (this.#graceTimer) clearTimeout(this.#graceTimer);
+      this.#stopper.clearGrace();
       await this.#sample();
       await this.#engine.close();
       this.#closeTransport();
@@ -254,16 +226,11 @@ export class BatchRun {
       total: this.#total,
       resume,
       readAll,
-      stopped: this.#stop,
+      stopped: this.#stopper.info,
       tracker: this.#tracker,
       wallMs: Date.now() - started,
       windowBound: this.#samples.ticks >= 5 && this.#samples.windowBound / this.#samples.ticks > 0.25,
     });
-  }
-
-  /** An interrupted run, or one that cannot write, reads no further; other stops read on. */
-  #stoppedReading(): boolean {
-    return this.#stop?.reason === 'interrupt' || this.#stop?.reason === 'write_error';
   }
 
   #log(message: string): void {
@@ -279,7 +246,7 @@ export class BatchRun {
   /** Waits until the window has room (one request until the upstream has answered once) or the run stops. */
   async #room(): Promise<void> {
     for (;;) {
-      if (this.#stop) return;
+      if (this.#stopper.info) return;
       const limit = this.#heard ? this.#o.maxInFlight : 1;
       if (this.#window.size < limit) return;
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -307,43 +274,10 @@ export class BatchRun {
         waiting: waiting.get(lane.lane) ?? 0,
       });
     }
-    if (this.#stop || !this.#heard) return;
+    if (this.#stopper.info || !this.#heard) return;
     this.#samples.ticks++;
     if (this.#window.size >= this.#o.maxInFlight && sending === this.#window.size)
       this.#samples.windowBound++;
-  }
-
-  /**
-   * The first write error stops sending and reading (also a stop that was reading on to write
-   * `not_attempted` lines; not an interrupt); requests on the wire get the grace time, then are abandoned.
-   */
-  #writeFailed(err: unknown): void {
-    if (this.#writeFailedOnce) return;
-    this.#writeFailedOnce = true;
-    const message =
-      err instanceof WriteError
-        ? `${err.message} Stopped sending at the first failed write; every line already in the files is whole.`
-        : `Unexpected failure while recording a result: ${(err as Error)?.message ?? String(err)}. Stopped sending.`;
-    const earlier = this.#stop;
-    if (earlier?.reason === 'interrupt') return;
-    // A stop that was reading on (quota, key, upstream down) becomes this one; its reason is kept.
-    this.#stop = undefined;
-    this.#stopRun({ reason: 'write_error', message: earlier ? `${message}\n${earlier.message}` : message });
-  }
-
-  #stopRun(stop: StopInfo): void {
-    if (this.#stop) return;
-    this.#stop = { ...stop, message: this.#redact.text(stop.message) };
-    this.#tracker.stopping();
-    // Requests not on the wire are not sent any more; those on the wire finish (their answers count).
-    for (const item of this.#window) if (!item.sending) item.controller.abort(new RunStopped(stop.reason));
-    if (this.#stoppedReading()) {
-      // Reading stops; requests on the wire get their grace time.
-      this.#countAbort.abort();
-      this.#graceTimer ??= setTimeout(() => this.abort(), this.#o.graceMs);
-      this.#graceTimer.unref();
-    }
-    this.#notify();
   }
 
   #start(request: BatchRequest): void {
@@ -351,7 +285,7 @@ export class BatchRun {
     this.#window.add(item);
     this.#tracker.started();
     void this.#execute(item)
-      .catch((err: unknown) => this.#writeFailed(err))
+      .catch((err: unknown) => this.#stopper.writeFailed(err))
       .finally(() => {
         this.#window.delete(item);
         // The first finished request ends the one-at-a-time start even without an answer (no upstream).
@@ -383,12 +317,13 @@ export class BatchRun {
     const { request } = item;
     if (err instanceof RunStopped || (item.controller.signal.aborted && !(err instanceof SluiceError))) {
       // Nothing is written for an interrupted line: --resume runs it.
-      if (this.#stop && !this.#stoppedReading()) this.#record.notAttempted(request, this.#stop.reason, true);
+      if (this.#stopper.info && !this.#stopper.readingStopped)
+        this.#record.notAttempted(request, this.#stopper.info.reason, true);
       else this.#record.gaveUp(item.onWire === true);
       return;
     }
     if (err instanceof SluiceError) {
-      this.#apply(request, errorVerdict(err, item.sends > 0 && this.#stop === undefined));
+      this.#apply(request, errorVerdict(err, item.sends > 0 && this.#stopper.info === undefined));
       return;
     }
     this.#record.failed(
@@ -407,24 +342,24 @@ export class BatchRun {
       return;
     }
     if (verdict.kind === 'not_attempted') {
-      this.#record.notAttempted(request, this.#stop?.reason ?? verdict.stop.reason, true);
-      this.#stopRun(verdict.stop);
+      this.#record.notAttempted(request, this.#stopper.info?.reason ?? verdict.stop.reason, true);
+      this.#stopper.stop(verdict.stop);
       return;
     }
     this.#record.failed(request, verdict.code, verdict.message, verdict.response);
-    if (verdict.stop) this.#stopRun(verdict.stop);
+    if (verdict.stop) this.#stopper.stop(verdict.stop);
     if (verdict.upstreamDown === undefined) return;
     // Many requests in a row failing for reasons of the upstream: it is down, or the base URL is wrong.
     if (++this.#consecutiveDown < BATCH_DEFAULTS.breakerThreshold) return;
-    this.#stopRun({
+    this.#stopper.stop({
       reason: 'upstream_down',
       message: `${this.#consecutiveDown} requests in a row failed after every retry (${verdict.upstreamDown}). Stopped sending. Check the base URL, the network and the provider's status page; then resume with --retry-failed to send the failed lines again.`,
     });
   }
 
   async #send(item: Item, url: string, bodyText: string): Promise<AttemptResult<Answer>> {
-    if (this.#stop) {
-      const reason = new RunStopped(this.#stop.reason);
+    if (this.#stopper.info) {
+      const reason = new RunStopped(this.#stopper.info.reason);
       item.controller.abort(reason);
       throw reason;
     }
