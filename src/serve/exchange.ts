@@ -8,19 +8,20 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AttemptResult, EngineRequest, Execution } from '../engine/request.js';
-import { isSluiceError, type SluiceError } from '../engine/errors.js';
+import { isSluiceError } from '../engine/errors.js';
 import { parseJsonObject } from '../formats/json.js';
 import { adaptRequest, type Adapted } from '../protocol/adapt.js';
-import { BodyWatcher, type BodyObserver } from '../protocol/body-watch.js';
+import { BodyWatcher } from '../protocol/body-watch.js';
 import { endpointOf } from '../protocol/endpoint.js';
-import { errorAnswer, laneLimitHeaders, outcomeHeaders, RESPONSE_HEADERS } from '../protocol/response.js';
+import { outcomeHeaders } from '../protocol/response.js';
 import type { VirtualKey } from './config.js';
 import { authHeader, clampPriority } from './keys.js';
 import type { GatewayContext, RequestRecord } from './context.js';
+import { throughCache, writeHit, type CacheState, type RecorderFor } from './cached.js';
+import { writeDraining, writeFailure } from './failure.js';
 import { routeOf } from './route.js';
 import type { ResponseCache } from '../cache/cache.js';
-import { serve, type CachedAnswer, type Shape } from '../cache/entry.js';
-import { AnswerRecorder } from '../cache/recorder.js';
+import type { CachedAnswer, Shape } from '../cache/entry.js';
 import { cacheDecision, type CacheDecision } from '../cache/request.js';
 import type { LlmKind } from '../protocol/endpoint.js';
 import { readText, type UpstreamAnswer } from './upstream.js';
@@ -32,7 +33,6 @@ import {
   relay,
   upstreamHeaders,
   writeJson,
-  writeText,
 } from './wire.js';
 
 /** Why a request's signal fired. */
@@ -58,9 +58,9 @@ export class Exchange {
   readonly #arrived = performance.now();
   readonly #record: RequestRecord;
   /** What the response cache did (`x-sluice-cache` on the answer), when the gateway has one. */
-  #cacheState: 'hit' | 'miss' | 'bypass' | undefined;
+  #cacheState: CacheState | undefined;
   /** Records a success for the cache; set on a cache miss that may be stored. */
-  #recorderFor: ((answer: UpstreamAnswer) => BodyObserver | undefined) | undefined;
+  #recorderFor: RecorderFor | undefined;
 
   constructor(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse) {
     this.#ctx = ctx;
@@ -136,72 +136,17 @@ export class Exchange {
       if (!isSluiceError(err)) throw err;
       return this.#refuse(400, 'invalid_request_error', err.code, err.message);
     }
-    return this.#throughCache(cache, decision, adapted.kind as LlmKind, send);
-  }
-
-  /** The response cache around the engine: a hit is answered here; a miss is sent and recorded. */
-  async #throughCache(
-    cache: ResponseCache,
-    decision: CacheDecision,
-    kind: LlmKind,
-    send: () => Promise<void>,
-  ): Promise<void> {
-    const { policy, key, shape } = decision;
-    if (!policy.read && !policy.write) {
-      cache.stats.bypassed++;
-      this.#cacheState = 'bypass';
-      return send();
-    }
-    const claim = await cache.claim(key, policy, shape);
-    if ('entry' in claim) return this.#hit(cache, claim.entry, shape);
-    const { done } = claim;
-    cache.stats.misses++;
-    this.#cacheState = 'miss';
-    let recording = false;
-    if (policy.write) {
-      this.#recorderFor = (answer) => {
-        const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
-        const recorder = new AnswerRecorder(
-          { kind, status: answer.status, headers: headerGetter(answer.headers), sse },
-          cache.maxEntryBytes,
-        );
-        if (!recorder.wanted) return undefined;
-        recording = true;
-        return {
-          push: (chunk) => recorder.push(chunk),
-          finish: (complete) => {
-            const entry = complete ? recorder.entry(cache.now()) : undefined;
-            if (entry) void cache.store(key, entry).finally(done);
-            else done();
-          },
-        };
-      };
-    }
-    try {
-      await send();
-    } finally {
-      if (!recording) done();
-    }
+    return throughCache(cache, decision, adapted.kind as LlmKind, send, {
+      state: (state) => (this.#cacheState = state),
+      recordWith: (recorderFor) => (this.#recorderFor = recorderFor),
+      hit: (entry, shape) => this.#hit(cache, entry, shape),
+    });
   }
 
   #hit(cache: ResponseCache, entry: CachedAnswer, shape: Shape): void {
-    cache.hit(entry);
-    const served = serve(entry, shape);
-    const record = this.#record;
-    record.ttfbMs = performance.now() - this.#arrived;
-    record.tokens = 0;
-    const head = {
-      ...served.headers,
-      'x-sluice-cache': 'hit',
-      age: String(Math.max(0, Math.floor((cache.now() - entry.storedAt) / 1000))),
-    };
-    if ('json' in served) writeText(this.#res, served.status, served.json, head);
-    else {
-      this.#res.writeHead(served.status, head);
-      for (const frame of served.frames) this.#res.write(frame);
-      this.#res.end();
-    }
-    this.#finish(served.status, 'cache_hit');
+    this.#record.ttfbMs = performance.now() - this.#arrived;
+    this.#record.tokens = 0;
+    this.#finish(writeHit(this.#res, cache, entry, shape), 'cache_hit');
   }
 
   #engineRequest(request: EngineRequest, app: VirtualKey | undefined): EngineRequest {
@@ -370,47 +315,13 @@ export class Exchange {
     const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
     if (reason instanceof ClientGone) return this.#finish(499, 'client_closed');
     if (reason instanceof Draining) {
-      writeJson(
-        this.#res,
-        503,
-        errorBody(
-          'server_error',
-          'shutting_down',
-          'The gateway is shutting down; retry on another instance.',
-        ),
-        {
-          'retry-after': '1',
-          connection: 'close',
-        },
-      );
+      writeDraining(this.#res);
       return this.#finish(503, 'shutting_down');
     }
     if (!isSluiceError(err)) throw err;
-    await this.#sluiceFailure(err);
-    this.#finish(this.#res.statusCode, err.code);
-  }
-
-  /** A Sluice failure, or the upstream's own quota / too-large answer passed through as it was. */
-  async #sluiceFailure(err: SluiceError): Promise<void> {
     const lane = err.lane === undefined ? undefined : await this.#ctx.engine.laneStats(err.lane);
-    const limits = lane ? laneLimitHeaders(lane) : {};
-    const upstreamOwn =
-      (err.code === 'quota_exhausted' || err.code === 'request_too_large') &&
-      err.status !== undefined &&
-      err.body !== undefined;
-    if (!upstreamOwn) {
-      const answer = errorAnswer(err);
-      return writeText(this.#res, answer.status, answer.body, { ...answer.headers, ...limits });
-    }
-    const wait = err.retryAfterMs;
-    writeText(this.#res, err.status!, typeof err.body === 'string' ? err.body : JSON.stringify(err.body), {
-      'content-type': 'application/json',
-      [RESPONSE_HEADERS.errorCode]: err.code,
-      ...(wait !== undefined && Number.isFinite(wait)
-        ? { 'retry-after': String(Math.ceil(wait / 1000)) }
-        : {}),
-      ...limits,
-    });
+    writeFailure(this.#res, err, lane);
+    this.#finish(this.#res.statusCode, err.code);
   }
 
   #tooLarge(): void {
