@@ -25,7 +25,8 @@ export {
   type Settlement,
   type TenantLimitsFunction,
 } from './engine/options.js';
-export type { BucketStats, LaneMode, LaneStats } from './engine/lane.js';
+export type { LaneMode, LaneStats } from './engine/lane.js';
+export type { BucketStats } from './engine/types.js';
 export type { TenantStats } from './engine/tenant.js';
 export { laneId, parseLaneId } from './engine/lane-id.js';
 export {

@@ -14,17 +14,8 @@ import type { EngineContext } from './context.js';
 import { sluiceError, SluiceError } from './errors.js';
 import type { Lane } from './lane.js';
 import { MINUTE_MS, negate, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
-import type { Queued } from './queue.js';
-import type { Run } from './run.js';
+import type { Run, Ticket } from './run.js';
 import type { Reservation } from './store.js';
-
-/** A run's place in its lane's queue while it waits for one admission. */
-export interface Ticket extends Queued {
-  run: Run<unknown>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-  cleanup: () => void;
-}
 
 export class Admission {
   readonly #ctx: EngineContext;
@@ -188,7 +179,7 @@ export class Admission {
    * fit with `request_too_large`, ends the tenants' holds (measured against the old buckets) and wakes the
    * pump, so the rest of the queue goes at the new limits.
    */
-  recheck(lane: Lane): void {
+  recheck(lane: Lane<Ticket>): void {
     const queue = lane.queue;
     queue.unholdAll();
     const never: [Ticket, string][] = [];
@@ -206,7 +197,7 @@ export class Admission {
   }
 
   /** Admits the lane's waiting requests in order, as fast as its buckets allow. One pump per lane. */
-  #pump(lane: Lane): void {
+  #pump(lane: Lane<Ticket>): void {
     if (lane.pumping) {
       lane.wake?.();
       return;
@@ -218,7 +209,7 @@ export class Admission {
     });
   }
 
-  async #pumpLoop(lane: Lane): Promise<void> {
+  async #pumpLoop(lane: Lane<Ticket>): Promise<void> {
     const store = this.#ctx.store;
     const queue = lane.queue;
     while (queue.size > 0) {
@@ -291,7 +282,7 @@ export class Admission {
   }
 
   /** Sleeps until `ms` has passed or something changed on the lane (new entry, a slot freed). */
-  #waitForWake(lane: Lane, ms: number): Promise<void> {
+  #waitForWake(lane: Lane<Ticket>, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = new AbortController();
       const done = () => {
@@ -309,7 +300,7 @@ export class Admission {
  * Takes a ticket out of the queue (the head may have changed while the store answered) and admits it,
  * or rejects it with `error`.
  */
-function settle(lane: Lane, ticket: Ticket, now: number, error?: unknown): void {
+function settle(lane: Lane<Ticket>, ticket: Ticket, now: number, error?: unknown): void {
   lane.queue.take(ticket, now);
   ticket.cleanup();
   if (error === undefined) ticket.resolve();
@@ -354,7 +345,7 @@ function beyondDeadline(run: Run<unknown>, wait: number, now: number): SluiceErr
   );
 }
 
-function pastDeadline(lane: Lane, wait: number, tenant?: string): SluiceError {
+function pastDeadline(lane: Lane<Ticket>, wait: number, tenant?: string): SluiceError {
   const why = tenant === undefined ? '' : ` for tenant ${JSON.stringify(tenant)}'s own sub-limit`;
   return sluiceError(
     'deadline_exceeded',

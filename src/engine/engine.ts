@@ -26,7 +26,7 @@ import {
 } from './options.js';
 import { Outcomes } from './outcome.js';
 import type { AttemptInfo, AttemptResult, EngineRequest, Execution, LaneRef } from './request.js';
-import { Run } from './run.js';
+import { Run, type Ticket } from './run.js';
 import { Tenant } from './tenant.js';
 
 /** A lane unused this long (nothing queued or awaiting an answer, not tripped) is forgotten. */
@@ -35,7 +35,7 @@ const LANE_IDLE_MS = 86_400_000;
 const SWEEP_EVERY_MS = 60_000;
 
 export class Engine {
-  readonly #lanes = new Map<string, Lane>();
+  readonly #lanes = new Map<string, Lane<Ticket>>();
   readonly #events = new EventHub();
   readonly #ctx: EngineContext;
   readonly #admission: Admission;
@@ -151,12 +151,12 @@ export class Engine {
     });
   }
 
-  #lane(ref: LaneRef): Lane {
+  #lane(ref: LaneRef): Lane<Ticket> {
     const id = laneId(ref);
     let lane = this.#lanes.get(id);
     if (!lane) {
       this.#forgetIdleLanes();
-      lane = new Lane(
+      lane = new Lane<Ticket>(
         id,
         ref,
         laneConfig(this.#ctx.limits, ref, id),

@@ -3,16 +3,15 @@
  * is in flight, and its mode — one value saying whether requests flow freely, one at a time, or not at
  * all. Bucket levels and cooldowns live in the store, not here.
  */
-import type { Ticket } from './admission.js';
 import type { SluiceError } from './errors.js';
 import type { Priority } from './events.js';
 import { configuredBuckets, type BucketSpec } from './limits.js';
 import type { LimitsConfig } from './options.js';
-import { AdmissionQueue } from './queue.js';
+import { AdmissionQueue, type Queued } from './queue.js';
 import type { LaneRef } from './request.js';
 import type { LaneSnapshot } from './store.js';
 import type { Tenant, TenantStats } from './tenant.js';
-import type { Dimension } from './types.js';
+import type { BucketStats } from './types.js';
 
 /**
  * What a lane is doing, as `engine.stats()` reports it.
@@ -50,16 +49,6 @@ export const OPEN: OwnMode = Object.freeze({ kind: 'open' });
 const PROBING_START: OwnMode = Object.freeze({ kind: 'probing', reason: 'start' });
 const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: 'rate_limited' });
 
-/** One bucket as stats report it: its spec and its level now. */
-export interface BucketStats {
-  id: string;
-  dimension: Dimension;
-  limit: number;
-  windowMs: number;
-  capacity: number;
-  level: number;
-}
-
 /** Lane-level facts for metrics. */
 export interface LaneStats {
   lane: string;
@@ -79,8 +68,18 @@ export interface LaneStats {
   tenant?: TenantStats;
 }
 
-export class Lane {
-  readonly queue = new AdmissionQueue<Ticket>();
+/**
+ * What waits in a lane's queue, as far as the lane and the quota breaker see it: a run's ticket
+ * (`Ticket` in `run.ts`), which can be failed and cleaned up.
+ */
+export interface Waiting extends Queued {
+  reject: (err: unknown) => void;
+  cleanup: () => void;
+}
+
+/** A lane; `W` is what waits in its queue (the engine's lanes hold tickets of runs). */
+export class Lane<W extends Waiting = Waiting> {
+  readonly queue = new AdmissionQueue<W>();
   /** Specs learned from the server, by bucket id. */
   readonly learned = new Map<string, BucketSpec>();
   /** Capacities the server has shown to be lower than its stated limit (bursts enforced early). */

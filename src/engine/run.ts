@@ -7,10 +7,16 @@ import type { BucketSpec, CostVector } from './limits.js';
 import type { ErrorCode } from './errors.js';
 import type { EngineContext } from './context.js';
 import type { Priority } from './events.js';
-import type { Lane } from './lane.js';
+import type { Lane, Waiting } from './lane.js';
 import { admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
 import type { Tenant } from './tenant.js';
 import type { Classification, ServerView } from './types.js';
+
+/** A run's place in its lane's queue while it waits for one admission. */
+export interface Ticket extends Waiting {
+  run: Run<unknown>;
+  resolve: () => void;
+}
 
 export class Run<T> {
   /** When `execute` was called. */
@@ -62,7 +68,7 @@ export class Run<T> {
 
   constructor(
     readonly ctx: EngineContext,
-    readonly lane: Lane,
+    readonly lane: Lane<Ticket>,
     readonly request: EngineRequest,
     readonly id: number,
     tenantState?: Tenant,

@@ -11,7 +11,7 @@
 import { configuredBuckets, type BucketSpec } from './limits.js';
 import type { LimitsConfig } from './options.js';
 import type { LaneSnapshot } from './store.js';
-import type { BucketStats } from './lane.js';
+import type { BucketStats } from './types.js';
 
 /** A tenant's share of a lane, as `engine.laneStats(lane, tenant)` reports it. */
 export interface TenantStats {

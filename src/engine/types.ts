@@ -65,3 +65,13 @@ export interface Classification {
   /** Figures from an OpenAI rate-limit message, when present. */
   quoted?: QuotedUsage;
 }
+
+/** One bucket as stats report it: its spec and its level now. */
+export interface BucketStats {
+  id: string;
+  dimension: Dimension;
+  limit: number;
+  windowMs: number;
+  capacity: number;
+  level: number;
+}
