@@ -240,36 +240,62 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
+/** A number with a text form in units (durations, sizes): how it reads, shows and is checked. */
+interface UnitText {
+  parse(text: string): number | undefined;
+  format(value: number): string;
+  /** Whether a number is of the kind at all (finite; a whole number), before the bounds. */
+  valid(value: number): boolean;
+  /** The kind in words, given the bounds' words (`''`, ` of at least 1s`): for library values… */
+  expected(bounds: string): string;
+  /** …and for command-line text. */
+  expectedText(bounds: string): string;
+  placeholder: string;
+}
+
+/**
+ * A kind whose library values are numbers or text in units, and whose command-line text is in units:
+ * both within `min` (default 0) and `max`, which messages show in units.
+ */
+function unitKind(unit: UnitText, { min = 0, max }: Bounds): ValueKind<number, number | string> {
+  const inRange = (n: number): boolean => unit.valid(n) && n >= min && (max === undefined || n <= max);
+  const bounds =
+    min === 0 && max === undefined
+      ? ''
+      : max === undefined
+        ? ` of at least ${unit.format(min)}`
+        : ` from ${unit.format(min)} to ${unit.format(max)}`;
+  return {
+    expected: unit.expected(bounds),
+    expectedText: unit.expectedText(bounds),
+    placeholder: unit.placeholder,
+    read: (v) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' ? unit.parse(v) : undefined;
+      return n !== undefined && inRange(n) ? good(n) : BAD;
+    },
+    parse: (t) => {
+      const n = unit.parse(t);
+      return n !== undefined && inRange(n) ? good(n) : BAD;
+    },
+    show: (v) => (typeof v === 'number' ? unit.format(v) : v),
+  };
+}
+
+const DURATION_TEXT: UnitText = {
+  parse: parseDuration,
+  format: formatDuration,
+  valid: Number.isFinite,
+  expected: (bounds) => `a duration${bounds} in milliseconds or as text like 250ms, 90s or 1h30m`,
+  expectedText: (bounds) => `a duration${bounds} like 250ms, 90s or 1h30m`,
+  placeholder: 'duration',
+};
+
 /**
  * A duration. The resolved value is milliseconds; callers pass milliseconds (a number) or text
  * (`'90s'`, `'1h30m'`, `'250ms'`), and the command line takes text with a unit (a bare `0` too).
  */
 export function duration<const F extends OptionFields<number | string> & Bounds>(fields: F) {
-  const min = fields.min ?? 0;
-  const max = fields.max;
-  const inRange = (ms: number): boolean =>
-    Number.isFinite(ms) && ms >= min && (max === undefined || ms <= max);
-  const bounds =
-    min === 0 && max === undefined
-      ? ''
-      : max === undefined
-        ? ` of at least ${formatDuration(min)}`
-        : ` from ${formatDuration(min)} to ${formatDuration(max)}`;
-  const kind: ValueKind<number, number | string> = {
-    expected: `a duration${bounds} in milliseconds or as text like 250ms, 90s or 1h30m`,
-    expectedText: `a duration${bounds} like 250ms, 90s or 1h30m`,
-    placeholder: 'duration',
-    read: (v) => {
-      const ms = typeof v === 'number' ? v : typeof v === 'string' ? parseDuration(v) : undefined;
-      return ms !== undefined && inRange(ms) ? good(ms) : BAD;
-    },
-    parse: (t) => {
-      const ms = parseDuration(t);
-      return ms !== undefined && inRange(ms) ? good(ms) : BAD;
-    },
-    show: (v) => (typeof v === 'number' ? formatDuration(v) : v),
-  };
-  return entry(kind, fields);
+  return entry(unitKind(DURATION_TEXT, fields), fields);
 }
 
 const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -291,31 +317,16 @@ export function formatBytes(bytes: number): string {
   return String(bytes);
 }
 
+const BYTES_TEXT: UnitText = {
+  parse: parseBytes,
+  format: formatBytes,
+  valid: Number.isSafeInteger,
+  expected: (bounds) => `a size${bounds} in bytes or as text like 512kb or 1mb`,
+  expectedText: (bounds) => `a size${bounds} like 512kb, 1mb or 1048576 (bytes)`,
+  placeholder: 'size',
+};
+
 /** A size in bytes. Callers pass bytes (a whole number) or text (`'1mb'`); so does the command line. */
 export function bytes<const F extends OptionFields<number | string> & Bounds>(fields: F) {
-  const min = fields.min ?? 0;
-  const max = fields.max;
-  const inRange = (n: number): boolean =>
-    Number.isSafeInteger(n) && n >= min && (max === undefined || n <= max);
-  const bounds =
-    min === 0 && max === undefined
-      ? ''
-      : max === undefined
-        ? ` of at least ${formatBytes(min)}`
-        : ` from ${formatBytes(min)} to ${formatBytes(max)}`;
-  const kind: ValueKind<number, number | string> = {
-    expected: `a size${bounds} in bytes or as text like 512kb or 1mb`,
-    expectedText: `a size${bounds} like 512kb, 1mb or 1048576 (bytes)`,
-    placeholder: 'size',
-    read: (v) => {
-      const n = typeof v === 'number' ? v : typeof v === 'string' ? parseBytes(v) : undefined;
-      return n !== undefined && inRange(n) ? good(n) : BAD;
-    },
-    parse: (t) => {
-      const n = parseBytes(t);
-      return n !== undefined && inRange(n) ? good(n) : BAD;
-    },
-    show: (v) => (typeof v === 'number' ? formatBytes(v) : v),
-  };
-  return entry(kind, fields);
+  return entry(unitKind(BYTES_TEXT, fields), fields);
 }
