@@ -14,27 +14,17 @@
  *   npm run bench:batch -- --quick    # 500 lines, and 100,000 for the memory part
  *   npm run bench:batch -- --part 2   # only the memory part (1: goodput, 2: memory)
  */
-import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Bottleneck from 'bottleneck';
 import OpenAI from 'openai';
+import { memory } from './lib/batch-memory.js';
+import { runCli, startMockProcess } from './lib/cli-process.js';
 import { between, prng } from './lib/prng.js';
 import { fmt, pct } from './lib/stats.js';
 import { table } from './lib/table.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const partArg = args[args.indexOf('--part') + 1];
@@ -53,6 +43,20 @@ const O = {
   concurrency: 64,
   memoryLines: quick ? 100_000 : 1_000_000,
 };
+
+/** The emulator of the goodput part: the limits and latency above. */
+const MOCK_FLAGS = [
+  '--rpm',
+  String(O.rpm),
+  '--tpm',
+  String(O.tpm),
+  '--burst-seconds',
+  String(O.burstSeconds),
+  '--latency-ms',
+  String(O.latencyMs),
+  '--seed',
+  String(O.seed),
+];
 
 const WORDS =
   'the river runs past old stone mills where grain was ground for bread and the water turns wheels that nobody needs any more yet people come to watch'.split(
@@ -90,61 +94,6 @@ function minimum(jobs: readonly Job[]) {
   return { seconds: Math.max(byRequests, byTokens), tokens, byRequests, byTokens };
 }
 
-interface Mock {
-  url: string;
-  stats(): Promise<{ received: number; admitted: number; rejected: { total: number } }>;
-  close(): void;
-}
-
-/** Starts `sluice mock` as a child process and reads its URL from the first line. */
-function startMockProcess(options: { unlimited?: boolean } = {}): Promise<Mock> {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'mock',
-      ...(options.unlimited
-        ? ['--rpm', '0', '--tpm', '0']
-        : [
-            '--rpm',
-            String(O.rpm),
-            '--tpm',
-            String(O.tpm),
-            '--burst-seconds',
-            String(O.burstSeconds),
-            '--latency-ms',
-            String(O.latencyMs),
-          ]),
-      '--seed',
-      String(O.seed),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let closing = false;
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        const origin = m[1]!;
-        resolve({
-          url: `${origin}/v1`,
-          stats: async () => (await fetch(`${origin}/__mock/stats`)).json() as never,
-          close: () => {
-            closing = true;
-            child.kill('SIGTERM');
-          },
-        });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      if (!closing) process.stderr.write(`sluice mock exited on its own (${code ?? signal})\n`);
-      reject(new Error(`sluice mock exited with ${code ?? signal}`));
-    });
-  });
-}
-
 interface Result {
   client: string;
   succeeded: number;
@@ -155,21 +104,8 @@ interface Result {
   note: string;
 }
 
-function runCli(
-  argv: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...argv], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: 'sk-bench', ...env },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
-}
-
 async function sluiceBatch(name: string, input: string, dir: string, limits: string[]): Promise<Result> {
-  const mock = await startMockProcess();
+  const mock = await startMockProcess(MOCK_FLAGS);
   try {
     const output = join(dir, `${name.replace(/\W+/g, '-')}.jsonl`);
     const start = performance.now();
@@ -205,7 +141,7 @@ async function sdkClient(
   jobs: readonly Job[],
   send: (client: OpenAI, job: Job) => Promise<unknown>,
 ): Promise<Result> {
-  const mock = await startMockProcess();
+  const mock = await startMockProcess(MOCK_FLAGS);
   try {
     const client = new OpenAI({ baseURL: mock.url, apiKey: 'sk-bench', maxRetries: 2 });
     const failures = new Map<string, number>();
@@ -335,155 +271,6 @@ async function goodput(): Promise<string> {
   )}`;
 }
 
-/** Peak RSS (KB) of a CLI run, read inside the process at exit. */
-async function peakRss(
-  argv: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ kb: number; seconds: number; code: number | null }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-rss-'));
-  const hook = join(dir, 'rss.cjs');
-  // The high-water mark of the process's own memory map (Linux). Not `resourceUsage().maxRSS`: Linux
-  // carries ru_maxrss across fork and exec, so it would include this benchmark's own footprint.
-  writeFileSync(
-    hook,
-    [
-      "process.on('exit', () => {",
-      '  let kb;',
-      "  try { kb = Number(/VmHWM:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]); }",
-      '  catch { kb = process.resourceUsage().maxRSS; }',
-      "  process.stderr.write('\\nmaxRSS ' + kb + '\\n');",
-      '});',
-    ].join('\n'),
-  );
-  const child = spawn(process.execPath, ['--require', hook, CLI, ...argv], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: 'sk-bench', ...env },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const start = performance.now();
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  rmSync(dir, { recursive: true, force: true });
-  const kb = Number(/maxRSS (\d+)/.exec(stderr)?.[1] ?? NaN);
-  return { kb, seconds: (performance.now() - start) / 1000, code };
-}
-
-async function memory(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-mem-'));
-  const input = join(dir, 'big.jsonl');
-  const output = join(dir, 'big-out.jsonl');
-  const inFd = openSync(input, 'w');
-  const outFd = openSync(output, 'w');
-  let inChunk: string[] = [];
-  let outChunk: string[] = [];
-  for (let i = 1; i <= O.memoryLines; i++) {
-    const id = `request-${i}`;
-    inChunk.push(
-      JSON.stringify({
-        custom_id: id,
-        method: 'POST',
-        url: '/v1/chat/completions',
-        body: {
-          model: 'gpt-4o-mini',
-          messages: [
-            { role: 'system', content: 'You are a helpful assistant.' },
-            {
-              role: 'user',
-              content: `Summarise item number ${i} of the catalogue in two sentences, mentioning its colour and size.`,
-            },
-          ],
-          max_tokens: 100 + (i % 300),
-        },
-      }),
-    );
-    outChunk.push(
-      JSON.stringify({
-        id: 'batch_req_0123456789abcdef0123456789abcdef',
-        custom_id: id,
-        response: {
-          status_code: 200,
-          request_id: 'req_0123456789abcdef',
-          body: {
-            id: 'chatcmpl-1',
-            object: 'chat.completion',
-            choices: [{ index: 0, message: { role: 'assistant', content: 'Blue and small.' } }],
-          },
-        },
-        error: null,
-      }),
-    );
-    if (inChunk.length === 10_000) {
-      writeSync(inFd, `${inChunk.join('\n')}\n`);
-      writeSync(outFd, `${outChunk.join('\n')}\n`);
-      inChunk = [];
-      outChunk = [];
-    }
-  }
-  if (inChunk.length > 0) {
-    writeSync(inFd, `${inChunk.join('\n')}\n`);
-    writeSync(outFd, `${outChunk.join('\n')}\n`);
-  }
-  closeSync(inFd);
-  closeSync(outFd);
-  const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024)} MB`;
-  const size = statSync(input).size;
-
-  const dry = await peakRss(['batch', input, '--dry-run', '--rpm', '10000', '--tpm', '2000000']);
-  // Every line finished already: reads both files, sends nothing (the base URL is never reached).
-  const resume = await peakRss([
-    'batch',
-    input,
-    '--output',
-    output,
-    '--resume',
-    '--quiet',
-    '--base-url',
-    'http://127.0.0.1:9/v1',
-  ]);
-  // Sending every line to an emulator without limits: the window stays full the whole run.
-  const mock = await startMockProcess({ unlimited: true });
-  let send;
-  try {
-    send = await peakRss([
-      'batch',
-      input,
-      '--output',
-      join(dir, 'sent.jsonl'),
-      '--quiet',
-      '--base-url',
-      mock.url,
-    ]);
-  } finally {
-    mock.close();
-  }
-  rmSync(dir, { recursive: true, force: true });
-  const row = (name: string, r: { kb: number; seconds: number; code: number | null }) => [
-    name,
-    fmt(O.memoryLines),
-    mb(size),
-    `${fmt(r.kb / 1024)} MB`,
-    r.seconds.toFixed(1),
-    String(r.code),
-  ];
-  const rows = [
-    row('`--dry-run`', dry),
-    row('`--resume`, every line already in the output (nothing to send)', resume),
-    row('every line sent to `sluice mock --rpm 0 --tpm 0` (no limits), 256 in flight', send),
-  ];
-  const target = [dry, resume, send].every((r) => r.kb / 1024 <= 200);
-  return `${table(
-    [
-      'run',
-      { title: 'lines', align: 'right' },
-      { title: 'input', align: 'right' },
-      { title: 'peak RSS', align: 'right' },
-      { title: 'wall s', align: 'right' },
-      { title: 'exit', align: 'right' },
-    ],
-    rows,
-  )}\n\nTarget peak RSS ≤ 200 MB for ${fmt(O.memoryLines)} lines: **${target ? 'met' : 'not met'}**.`;
-}
-
 process.stderr.write(`Node.js ${process.version}, ${process.platform} ${process.arch}\n`);
 if (parts.includes(1)) {
   process.stderr.write('goodput…\n');
@@ -491,5 +278,5 @@ if (parts.includes(1)) {
 }
 if (parts.includes(2)) {
   process.stderr.write('memory…\n');
-  process.stdout.write(`### Memory\n\n${await memory()}\n`);
+  process.stdout.write(`### Memory\n\n${await memory(O.memoryLines, O.seed)}\n`);
 }
