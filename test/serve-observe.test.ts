@@ -18,14 +18,29 @@ describe('the observer after a load through the gateway', () => {
   let stats: StatsSnapshot;
 
   beforeAll(async () => {
+    // The emulator's clock stands still until every request of the load has reached it, so the burst
+    // is overrun however slowly a busy machine delivers them (no refill in between); then it runs.
+    const t0 = Date.now();
+    let received = (): number => 0;
+    let runningSince: number | undefined;
+    const clock = {
+      now: (): number => {
+        if (runningSince === undefined) {
+          if (received() < N) return t0;
+          runningSince = Date.now();
+        }
+        return t0 + (Date.now() - runningSince);
+      },
+    };
     o = await startObserved({
       // 1200 RPM with a one-second burst: 20 at once; the gateway believes 6000 and learns nothing.
-      mock: { rpm: 1200, tpm: 0, burstSeconds: 1, errorRate: 0.2, seed: 7 },
+      mock: { rpm: 1200, tpm: 0, burstSeconds: 1, errorRate: 0.2, seed: 7, clock },
       gateway: {
         limits: { rpm: 6000 },
         engine: { learnLimits: false, retry: { baseDelayMs: 5, maxDelayMs: 20 } },
       },
     });
+    received = () => o.mock.stats().received;
     statuses = await Promise.all(Array.from({ length: N }, () => chat(o.url, KEY)));
     metrics = await (await fetch(`${o.url}/metrics`)).text();
     stats = (await (await fetch(`${o.url}/api/stats`)).json()) as StatsSnapshot;
