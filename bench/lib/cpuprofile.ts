@@ -52,13 +52,36 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summarizeProfile(file: string): ProfileSummary {
+/**
+ * Where the profiled process first sat idle for `ms` (µs since the profile began, as a sample index):
+ * the end of its start-up, when the benchmark waits that long before loading it.
+ */
+function firstIdleStretch(profile: Profile, byId: Map<number, ProfileNode>, ms: number): number {
+  let idleSince = -1;
+  let idleUs = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const idle = byId.get(profile.samples[i]!)?.callFrame.functionName === '(idle)';
+    if (!idle) {
+      if (idleSince !== -1 && idleUs >= ms * 1000) return i;
+      idleSince = -1;
+      idleUs = 0;
+      continue;
+    }
+    if (idleSince === -1) idleSince = i;
+    idleUs += profile.timeDeltas[i + 1] ?? 0;
+  }
+  return 0;
+}
+
+/** Self time per function and area; with `skipStartUpIdleMs`, only after the first idle stretch that long. */
+export function summarizeProfile(file: string, skipStartUpIdleMs?: number): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const fns = new Map<string, number>();
   const areas = new Map<string, number>();
   let busy = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
+  const from = skipStartUpIdleMs === undefined ? 0 : firstIdleStretch(profile, byId, skipStartUpIdleMs);
+  for (let i = from; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i]!);
     // A sample's time is the delta to the next one.
     const dt = profile.timeDeltas[i + 1] ?? 0;
