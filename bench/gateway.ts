@@ -12,7 +12,8 @@
  *
  * Options: `--part 1,2,3` (default all), `--quick` (shorter measurements and a smaller workload, to try
  * it out; docs/benchmarks.md quotes full runs), `--proxies bare,sluice,portkey` (part 1; default all),
- * `--no-pin` (do not pin processes to cores with taskset). Runs the built CLI: `npm run bench:gateway`
+ * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
+ * `.cpuprofile`, for Chrome DevTools). Runs the built CLI: `npm run bench:gateway`
  * builds first.
  */
 import { existsSync } from 'node:fs';
@@ -28,14 +29,22 @@ interface Args {
   quick: boolean;
   pin: boolean;
   proxies: ProxyName[];
+  profileOut: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { parts: new Set([1, 2, 3]), quick: false, pin: true, proxies: [...PROXIES] };
+  const args: Args = {
+    parts: new Set([1, 2, 3]),
+    quick: false,
+    pin: true,
+    proxies: [...PROXIES],
+    profileOut: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') args.quick = true;
     else if (arg === '--no-pin') args.pin = false;
+    else if (arg === '--profile-out') args.profileOut = argv[++i];
     else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
@@ -53,7 +62,7 @@ function parseArgs(argv: readonly string[]): Args {
       args.proxies = names as ProxyName[];
     } else {
       throw new Error(
-        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin.`,
+        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>.`,
       );
     }
   }
@@ -93,7 +102,14 @@ async function main(): Promise<void> {
     console.log("\n## 2. Where the gateway's time goes\n");
     const started = performance.now();
     console.log(
-      await benchProfile({ seconds: args.quick ? 4 : 10, inFlight: 64, rate: 1_000, placement, top: 25 }),
+      await benchProfile({
+        seconds: args.quick ? 4 : 10,
+        inFlight: 64,
+        rate: 1_000,
+        placement,
+        top: 25,
+        keep: args.profileOut,
+      }),
     );
     console.log(`\n(${fmt((performance.now() - started) / 1000, 1)} s)`);
   }

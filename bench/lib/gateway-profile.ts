@@ -3,7 +3,7 @@
  * under `node --cpu-prof`, first at a fixed rate and then at peak; on SIGTERM it drains, exits and V8
  * writes the profile, summarized here as self time per function and per area of the code.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, closedLoop, openLoop } from './http-load.js';
@@ -21,6 +21,8 @@ export interface ProfileOptions {
   placement: { generator: string; proxy: string } | undefined;
   /** Functions listed. */
   top: number;
+  /** Where to keep the `.cpuprofile` (for Chrome DevTools); by default it is deleted. */
+  keep?: string | undefined;
 }
 
 export async function benchProfile(o: ProfileOptions): Promise<string> {
@@ -57,6 +59,7 @@ export async function benchProfile(o: ProfileOptions): Promise<string> {
       throw new Error(`sluice serve exited with ${code}; no profile. Output:\n${serve.output()}`);
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`sluice serve wrote no .cpuprofile into ${dir}.`);
+    if (o.keep) copyFileSync(join(dir, file), o.keep);
     const summary = summarizeProfile(join(dir, file), 700);
     const requests = atRate.answered + peak.answered;
     const share = (us: number) => pct(us / summary.busy, 1);

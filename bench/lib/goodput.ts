@@ -48,9 +48,7 @@ const WORDS =
   );
 
 /** The seeded workload: the same jobs on every run (and in every process) with the same options. */
-export function workload(
-  o: Pick<GoodputOptions, 'requests' | 'seed' | 'promptChars' | 'maxTokens'>,
-): Job[] {
+export function workload(o: Pick<GoodputOptions, 'requests' | 'seed' | 'promptChars' | 'maxTokens'>): Job[] {
   const random = prng(o.seed);
   const jobs: Job[] = [];
   for (let i = 0; i < o.requests; i++) {
