@@ -31,10 +31,11 @@ export interface ProfileSummary {
 /** Where a function lives, in words: our code by folder, Node.js internals by module, dependencies by package. */
 function areaOf(url: string, name: string): string {
   if (url === '') return name.startsWith('(') ? name : '(native / V8 built-ins)';
-  const dist = /\/dist\/([^/]+)\//.exec(url);
-  if (dist) return `sluice ${dist[1]}/`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (pkg) return `dependency ${pkg[1]}`;
+  const dist = /\/(?:dist|src)\/([^/]+)\//.exec(url);
+  if (dist) return `sluice ${dist[1]}/`;
+  if (url.includes('/bench/')) return "the benchmark's own code";
   const internal = /^node:internal\/([^/]+(?:\/[^/]+)?)/.exec(url);
   if (internal) {
     const mod = internal[1]!.replace(/\.js$/, '');

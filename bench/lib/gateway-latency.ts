@@ -82,6 +82,21 @@ export async function startServeProcess(
   });
 }
 
+/** The bare pass-through proxy (bare-proxy.ts) in its own process. */
+export async function startBareProxy(
+  upstream: string,
+  cpus: string | undefined,
+  node: readonly string[] = [],
+): Promise<Started> {
+  return startProcess({
+    name: 'bare proxy',
+    command: process.execPath,
+    args: [...node, '--import', 'tsx', BARE, upstream],
+    cpus,
+    ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
+  });
+}
+
 interface Subject {
   name: string;
   /** The proxy's process (none for the direct connection). */
@@ -100,18 +115,8 @@ async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[
     const t = { ...direct, origin: server.origin, ...target };
     subjects.push({ name, server, target: t, client: new Client(t, 256) });
   };
-  if (o.proxies.includes('bare')) {
-    add(
-      'bare proxy (node:http + upstream.ts)',
-      await startProcess({
-        name: 'bare proxy',
-        command: process.execPath,
-        args: ['--import', 'tsx', BARE, mock.origin],
-        cpus,
-        ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
-      }),
-    );
-  }
+  if (o.proxies.includes('bare'))
+    add('bare proxy (node:http + upstream.ts)', await startBareProxy(mock.origin, cpus));
   if (o.proxies.includes('sluice')) add('sluice serve', await startServeProcess(mock.origin, cpus));
   if (o.proxies.includes('portkey')) {
     const port = await freePort();
