@@ -41,6 +41,7 @@ export interface GatewayGoodputOptions {
 }
 
 const CLIENT = fileURLToPath(new URL('./goodput-client.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface Run {
   name: string;
@@ -59,10 +60,9 @@ async function clients(
 ): Promise<{ results: ClientResult[]; wallMs: number }> {
   const children = Array.from({ length: n }, (_, index) => {
     const args = ['--import', 'tsx', CLIENT, JSON.stringify({ ...job, index, of: n, inFlight })];
-    const child =
-      cpus === undefined
-        ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
-        : spawn('taskset', ['-c', cpus, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const [command, argv] =
+      cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', cpus, process.execPath, ...args]];
+    const child = spawn(command, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const ready = new Promise<void>((resolve) => lines.once('line', () => resolve()));
     const result = new Promise<ClientResult>((resolve, reject) => {

@@ -5,6 +5,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Started {
   name: string;
@@ -61,6 +64,8 @@ export async function startProcess(o: StartOptions): Promise<Started> {
   const [command, args] =
     o.cpus === undefined ? [o.command, o.args] : ['taskset', ['-c', o.cpus, o.command, ...o.args]];
   const child = spawn(command, args, {
+    // The repository root, so that `--import tsx` resolves wherever the benchmark was started from.
+    cwd: ROOT,
     env: o.env ?? process.env,
     stdio: ['ignore', o.stdout ?? 'pipe', 'pipe'],
   });
