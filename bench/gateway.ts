@@ -13,7 +13,8 @@
  * Options: `--part 1,2,3` (default all), `--quick` (shorter measurements and a smaller workload, to try
  * it out; docs/benchmarks.md quotes full runs), `--proxies bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
- * `.cpuprofile`, for Chrome DevTools). Runs the built CLI: `npm run bench:gateway`
+ * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
+ * measurement; the targets are judged at the first; default 1000,200, --quick 1000). Runs the built CLI: `npm run bench:gateway`
  * builds first.
  */
 import { existsSync } from 'node:fs';
@@ -30,6 +31,7 @@ interface Args {
   pin: boolean;
   proxies: ProxyName[];
   profileOut: string | undefined;
+  rates: number[] | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -39,13 +41,23 @@ function parseArgs(argv: readonly string[]): Args {
     pin: true,
     proxies: [...PROXIES],
     profileOut: undefined,
+    rates: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') args.quick = true;
     else if (arg === '--no-pin') args.pin = false;
     else if (arg === '--profile-out') args.profileOut = argv[++i];
-    else if (arg === '--part' || arg === '--parts') {
+    else if (arg === '--rates') {
+      const value = argv[++i] ?? '';
+      const rates = value.split(',').map(Number);
+      if (rates.some((r) => !Number.isInteger(r) || r < 1 || r > 100_000)) {
+        throw new Error(
+          `Expected --rates to list requests/s from 1 to 100000, like "1000,200"; got "${value}".`,
+        );
+      }
+      args.rates = rates;
+    } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
       if (parts.some((p) => ![1, 2, 3].includes(p))) {
@@ -62,7 +74,7 @@ function parseArgs(argv: readonly string[]): Args {
       args.proxies = names as ProxyName[];
     } else {
       throw new Error(
-        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>.`,
+        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200.`,
       );
     }
   }
@@ -86,7 +98,7 @@ async function main(): Promise<void> {
     console.log('\n## 1. Added latency and peak throughput on loopback\n');
     const started = performance.now();
     const result = await benchLatency({
-      rate: 1_000,
+      rates: args.rates ?? (args.quick ? [1_000] : [1_000, 200]),
       latencySeconds: args.quick ? 2 : 5,
       inFlight: 64,
       peakSeconds: args.quick ? 2 : 4,

@@ -11,8 +11,8 @@ import { fmt, pct, quantile, signed } from './stats.js';
 import { table } from './table.js';
 
 export interface LatencyOptions {
-  /** Arrival rate of the latency measurement, requests/s. */
-  rate: number;
+  /** Arrival rates of the latency measurement, requests/s; the targets are judged at the first. */
+  rates: readonly number[];
   /** Seconds per target and round at that rate. */
   latencySeconds: number;
   /** In flight for the throughput measurement. */
@@ -198,14 +198,16 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
     // Warm-up: every path JIT-compiled and its sockets open before anything is measured.
     for (const s of subjects) {
       await closedLoop(s.client, 16, 1);
-      await openLoop(s.client, o.rate, 1);
+      await openLoop(s.client, o.rates[0]!, 1);
     }
-    const atRate = subjects.map(empty);
+    const atRates = o.rates.map(() => subjects.map(empty));
     const peak = subjects.map(empty);
-    for (let r = 0; r < o.rounds; r++) {
-      for (let k = 0; k < subjects.length; k++) {
-        const i = (k + r) % subjects.length;
-        await measure(subjects[i]!, mock, atRate[i]!, (c) => openLoop(c, o.rate, o.latencySeconds));
+    for (const [j, rate] of o.rates.entries()) {
+      for (let r = 0; r < o.rounds; r++) {
+        for (let k = 0; k < subjects.length; k++) {
+          const i = (k + r) % subjects.length;
+          await measure(subjects[i]!, mock, atRates[j]![i]!, (c) => openLoop(c, rate, o.latencySeconds));
+        }
       }
     }
     for (let r = 0; r < o.rounds; r++) {
@@ -215,22 +217,23 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
       }
     }
 
-    const base = atRate[0]!;
     const p = (m: Measured, q: number) => quantile(m.latencies, q);
-    const latencyRows = subjects.map((s, i) => {
-      const m = atRate[i]!;
-      const proxied = i > 0;
-      return [
-        s.name,
-        fmt(m.latencies.length),
-        fmt(p(m, 0.5), 3),
-        fmt(p(m, 0.99), 3),
-        proxied ? signed((p(m, 0.5) - p(base, 0.5)) * 1000, 0) : '–',
-        proxied ? signed((p(m, 0.99) - p(base, 0.99)) * 1000, 0) : '–',
-        proxied ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
-        errorsText(m),
-      ];
-    });
+    const latencyRows = (atRate: Measured[]) =>
+      subjects.map((s, i) => {
+        const base = atRate[0]!;
+        const m = atRate[i]!;
+        const proxied = i > 0;
+        return [
+          s.name,
+          fmt(m.latencies.length),
+          fmt(p(m, 0.5), 3),
+          fmt(p(m, 0.99), 3),
+          proxied ? signed((p(m, 0.5) - p(base, 0.5)) * 1000, 0) : '–',
+          proxied ? signed((p(m, 0.99) - p(base, 0.99)) * 1000, 0) : '–',
+          proxied ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
+          errorsText(m),
+        ];
+      });
     const bareIndex = subjects.findIndex((s) => s.name.startsWith('bare'));
     const rps = (m: Measured) => m.latencies.length / (m.ms / 1000);
     const peakRows = subjects.map((s, i) => {
@@ -255,21 +258,24 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
     const text = [
       `Emulator: \`sluice mock\` (built CLI, own process), limits far above the load (${UNLIMITING.join(' ')}), no latency; a small non-streaming chat completion (max_tokens 16). Each proxy in its own process; load generator: node:http keep-alive client in the benchmark's process. ${placement} ${o.rounds} interleaved rounds; warm-up before measuring.`,
       '',
-      `Latency at ${fmt(o.rate)} requests/s (open loop, ${fmt(o.latencySeconds)} s per target and round; from the request's start to the end of its body). "added" = the proxy's percentile minus the direct connection's; "proxy CPU" = the proxy process's user + system time per request, from /proc:`,
-      '',
-      table(
-        [
-          'path',
-          { title: 'requests', align: 'right' },
-          { title: 'p50 ms', align: 'right' },
-          { title: 'p99 ms', align: 'right' },
-          { title: 'added p50 µs', align: 'right' },
-          { title: 'added p99 µs', align: 'right' },
-          { title: 'proxy CPU µs/req', align: 'right' },
-          { title: 'errors', align: 'right' },
-        ],
-        latencyRows,
-      ),
+      ...o.rates.flatMap((rate, j) => [
+        `Latency at ${fmt(rate)} requests/s (open loop, ${fmt(o.latencySeconds)} s per target and round; from the request's start to the end of its body). "added" = the proxy's percentile minus the direct connection's; "proxy CPU" = the proxy process's user + system time per request, from /proc:`,
+        '',
+        table(
+          [
+            'path',
+            { title: 'requests', align: 'right' },
+            { title: 'p50 ms', align: 'right' },
+            { title: 'p99 ms', align: 'right' },
+            { title: 'added p50 µs', align: 'right' },
+            { title: 'added p99 µs', align: 'right' },
+            { title: 'proxy CPU µs/req', align: 'right' },
+            { title: 'errors', align: 'right' },
+          ],
+          latencyRows(atRates[j]!),
+        ),
+        '',
+      ]),
       '',
       `Peak throughput (closed loop, ${o.inFlight} in flight, ${fmt(o.peakSeconds)} s per target and round); "proxy CPU" 100% = one core:`,
       '',
@@ -290,14 +296,15 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
     ];
     const sluiceIndex = subjects.findIndex((s) => s.name === 'sluice serve');
     if (sluiceIndex === -1) return { text: text.join('\n') };
-    const m = atRate[sluiceIndex]!;
-    const addedP50 = p(m, 0.5) - p(base, 0.5);
-    const addedP99 = p(m, 0.99) - p(base, 0.99);
+    const first = atRates[0]!;
+    const m = first[sluiceIndex]!;
+    const addedP50 = p(m, 0.5) - p(first[0]!, 0.5);
+    const addedP99 = p(m, 0.99) - p(first[0]!, 0.99);
     const peakShare = bareIndex === -1 ? undefined : rps(peak[sluiceIndex]!) / rps(peak[bareIndex]!);
     const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
     text.push(
       '',
-      `sluice serve targets: added p50 ≤ 0.3 ms: ${verdict(addedP50 <= 0.3)} (${signed(addedP50 * 1000, 0)} µs); added p99 ≤ 1 ms: ${verdict(addedP99 <= 1)} (${signed(addedP99 * 1000, 0)} µs); peak ≥ 70% of the bare proxy: ${peakShare === undefined ? 'not measured' : `${verdict(peakShare >= 0.7)} (${pct(peakShare, 0)})`}.`,
+      `sluice serve targets (at ${fmt(o.rates[0]!)} requests/s): added p50 ≤ 0.3 ms: ${verdict(addedP50 <= 0.3)} (${signed(addedP50 * 1000, 0)} µs); added p99 ≤ 1 ms: ${verdict(addedP99 <= 1)} (${signed(addedP99 * 1000, 0)} µs); peak ≥ 70% of the bare proxy: ${peakShare === undefined ? 'not measured' : `${verdict(peakShare >= 0.7)} (${pct(peakShare, 0)})`}.`,
     );
     return { text: text.join('\n'), sluice: { addedP50, addedP99, peakShare } };
   } finally {
