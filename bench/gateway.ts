@@ -4,8 +4,8 @@
  * 1. Added latency at 1,000 requests/s and peak throughput on loopback: a direct connection to
  *    `sluice mock`, a bare pass-through proxy on the gateway's HTTP stack, `sluice serve` and the
  *    Portkey gateway, each in its own process, side by side in one run.
- * 2. Where the gateway's time goes: `sluice serve` under load with `node --cpu-prof`, its top
- *    self-time functions and the share of each area of the code.
+ * 2. Where the gateway's time goes: the bare proxy and `sluice serve` under load with
+ *    `node --cpu-prof`, self time per area of the code side by side, and the gateway's top functions.
  * 3. Goodput through the gateway against an emulator that must pace the workload: one client process,
  *    eight client processes sharing one key, and the same eight calling the emulator directly with the
  *    SDK's own retries.
@@ -14,8 +14,8 @@
  * it out; docs/benchmarks.md quotes full runs), `--proxies bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
  * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
- * measurement; the targets are judged at the first; default 1000,200, --quick 1000). Runs the built CLI: `npm run bench:gateway`
- * builds first.
+ * measurement; the targets are judged at the first; default 1000,200, with --quick 1000).
+ * Runs the built CLI: `npm run bench:gateway` builds first.
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
