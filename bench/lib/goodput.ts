@@ -35,7 +35,7 @@ export interface GoodputOptions {
   timeline: boolean;
 }
 
-interface Job {
+export interface Job {
   prompt: string;
   maxTokens: number;
   /** What the emulator charges at admission. */
@@ -47,7 +47,8 @@ const WORDS =
     ' ',
   );
 
-function workload(o: GoodputOptions): Job[] {
+/** The seeded workload: the same jobs on every run (and in every process) with the same options. */
+export function workload(o: Pick<GoodputOptions, 'requests' | 'seed' | 'promptChars' | 'maxTokens'>): Job[] {
   const random = prng(o.seed);
   const jobs: Job[] = [];
   for (let i = 0; i < o.requests; i++) {
@@ -61,13 +62,17 @@ function workload(o: GoodputOptions): Job[] {
   return jobs;
 }
 
-interface Minimum {
+export interface Minimum {
   seconds: number;
   totalTokens: number;
   byDimension: { requests: number; tokens: number };
 }
 
-function theoreticalMinimum(jobs: readonly Job[], o: GoodputOptions): Minimum {
+/** The least time any client can take: max over dimensions of (total cost − burst capacity) ÷ rate. */
+export function theoreticalMinimum(
+  jobs: readonly Job[],
+  o: Pick<GoodputOptions, 'rpm' | 'tpm' | 'burstSeconds'>,
+): Minimum {
   const totalTokens = jobs.reduce((sum, j) => sum + j.tokens, 0);
   const burst = o.burstSeconds / 60;
   const requests = Math.max(0, jobs.length - o.rpm * burst) / (o.rpm / 60);

@@ -9,12 +9,30 @@ export type Route = { ok: true; url: URL; path: string } | { ok: false; status: 
 /** Client paths the gateway forwards: the OpenAI/Anthropic API root and Azure's `/openai/…`. */
 const FORWARDED = /^\/(v1|openai)(\/|$)/;
 
+/** Routes already worked out, per upstream: clients send the same few targets over and over. */
+const known = new WeakMap<URL, Map<string, Route>>();
+/** Targets remembered per upstream; beyond, the memory starts afresh (query strings vary without end). */
+const KNOWN_TARGETS = 256;
+
 /**
  * Maps a request target to the upstream URL. `upstream` is a base URL (`https://api.openai.com/v1`,
  * `https://res.openai.azure.com`, `https://api.anthropic.com`): a client path `/v1/x` goes to
- * `<upstream>/x` when the upstream already ends in `/v1`, else to `<upstream>/v1/x`.
+ * `<upstream>/x` when the upstream already ends in `/v1`, else to `<upstream>/v1/x`. Each call returns
+ * a URL of its own (callers may change it).
  */
 export function routeOf(target: string, upstream: URL): Route {
+  let routes = known.get(upstream);
+  let route = routes?.get(target);
+  if (route === undefined) {
+    route = computeRoute(target, upstream);
+    if (routes === undefined) known.set(upstream, (routes = new Map()));
+    if (routes.size >= KNOWN_TARGETS) routes.clear();
+    routes.set(target, route);
+  }
+  return route.ok ? { ok: true, url: new URL(route.url.href), path: route.path } : route;
+}
+
+function computeRoute(target: string, upstream: URL): Route {
   if (!target.startsWith('/')) {
     return {
       ok: false,

@@ -1,0 +1,65 @@
+/**
+ * The floor a gateway on Sluice's HTTP stack can reach: a `node:http` server that reads the request
+ * body, sends it upstream through the gateway's own upstream client (`src/serve/upstream.ts`: keep-alive
+ * `node:http` agent) and pipes the answer back. No engine, no routing rules, no records.
+ *
+ *   node --import tsx bench/lib/bare-proxy.ts <upstream origin>
+ *
+ * Prints `listening on http://127.0.0.1:PORT` once ready (port 0: any free one).
+ */
+import { createServer, type OutgoingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { upstreamClient } from '../../src/serve/upstream.js';
+
+const upstream = process.argv[2];
+if (!upstream || !/^http:\/\//.test(upstream)) {
+  process.stderr.write('usage: bare-proxy.ts <upstream origin, like http://127.0.0.1:8080>\n');
+  process.exit(2);
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length']);
+const client = upstreamClient();
+
+const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const headers: OutgoingHttpHeaders = {};
+    for (const name in req.headers) if (!HOP_BY_HOP.has(name)) headers[name] = req.headers[name];
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    client
+      .send({
+        method: req.method ?? 'GET',
+        url: new URL(req.url ?? '/', upstream),
+        headers,
+        body: Buffer.concat(chunks),
+        signal: controller.signal,
+      })
+      .then(
+        (answer) => {
+          const out: OutgoingHttpHeaders = {};
+          for (const name in answer.headers)
+            if (!HOP_BY_HOP.has(name) || name === 'content-length') out[name] = answer.headers[name];
+          res.writeHead(answer.status, out);
+          answer.body.pipe(res);
+        },
+        () => {
+          res.writeHead(502).end();
+        },
+      );
+  });
+});
+
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+});
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => {
+    client.close();
+    process.exit(0);
+  });
+});
