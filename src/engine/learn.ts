@@ -24,11 +24,16 @@ export interface BucketReading {
  * Reads one bucket of a {@link ServerView}: `undefined` without a positive limit. From `limit L`,
  * `remaining R` and `reset T` (time until full) the level is `T × L ÷ window` and the capacity
  * `R + level`; a capacity that only a per-day window explains marks a per-day bucket (the headers
- * describe the binding bucket, which can be the daily one).
+ * describe the binding bucket, which can be the daily one). Without a reset (Mistral sends none) the
+ * bucket is taken as per minute, full at the limit, its level `L − R`.
  */
 export function readBucket(b: BucketView): BucketReading | undefined {
   if (b.limit === undefined || !(b.limit > 0)) return undefined;
   const limit = b.limit;
+  if (b.resetMs === undefined && b.remaining !== undefined) {
+    // No reset (Mistral): what remains is out of the whole limit, so the level is what is missing.
+    return { limit, windowMs: MINUTE_MS, level: Math.max(0, limit - b.remaining), capacity: limit };
+  }
   const reset = b.resetMs ?? 0;
   let windowMs = MINUTE_MS;
   let level = (reset * limit) / windowMs;
