@@ -143,7 +143,10 @@ export function parseServerView(headers: HeaderSource, nowMs: number, body?: unk
   for (const [dimension, limit, remaining, reset] of ANTHROPIC_BUCKETS) {
     if (buckets[dimension]) continue;
     const bucket = readBucket(get(limit), get(remaining), timeResetMs(get(reset), nowMs));
-    if (bucket) buckets[dimension] = bucket;
+    if (!bucket) continue;
+    // Anthropic rounds token `remaining` down to the thousand.
+    if (dimension !== 'requests' && bucket.remaining !== undefined) bucket.remainingStep = 1000;
+    buckets[dimension] = bucket;
   }
   for (const [dimension, limit, remaining] of MISTRAL_BUCKETS) {
     if (buckets[dimension]) continue;

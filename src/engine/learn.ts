@@ -25,7 +25,8 @@ export interface BucketReading {
  * `remaining R` and `reset T` (time until full) the level is `T × L ÷ window` and the capacity
  * `R + level`; a capacity that only a per-day window explains marks a per-day bucket (the headers
  * describe the binding bucket, which can be the daily one). Without a reset (Mistral sends none) the
- * bucket is taken as per minute, full at the limit, its level `L − R`.
+ * bucket is taken as per minute, full at the limit, its level `L − R`; with a rounded remaining
+ * (Anthropic's tokens) the capacity is the limit and the level the smaller of the two bounds.
  */
 export function readBucket(b: BucketView): BucketReading | undefined {
   if (b.limit === undefined || !(b.limit > 0)) return undefined;
@@ -33,6 +34,17 @@ export function readBucket(b: BucketView): BucketReading | undefined {
   if (b.resetMs === undefined && b.remaining !== undefined) {
     // No reset (Mistral): what remains is out of the whole limit, so the level is what is missing.
     return { limit, windowMs: MINUTE_MS, level: Math.max(0, limit - b.remaining), capacity: limit };
+  }
+  if (b.remainingStep !== undefined && b.remaining !== undefined && b.resetMs !== undefined) {
+    // Rounded down (Anthropic): `limit − remaining` and the reset both overstate the level, so the
+    // smaller is the closer bound; such headers cannot show a short burst, so the capacity is the limit.
+    const fromReset = (b.resetMs * limit) / MINUTE_MS;
+    return {
+      limit,
+      windowMs: MINUTE_MS,
+      level: Math.min(fromReset, Math.max(0, limit - b.remaining)),
+      capacity: limit,
+    };
   }
   const reset = b.resetMs ?? 0;
   let windowMs = MINUTE_MS;

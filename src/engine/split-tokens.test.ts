@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { Engine } from './engine.js';
+import { readBucket } from './learn.js';
 import type { EngineOptions } from './options.js';
 import type { AttemptResult, EngineRequest, Execution } from './request.js';
 
@@ -142,5 +143,21 @@ describe('learning input and output limits from Anthropic headers', () => {
     // The first went before anything was known; its answer puts the output level at the server's 1000.
     // Two more maxes of 2000 fit beside it (5000 of 6000); the fourth waits until 1000 drain at 100/s.
     expect(sentAt).toEqual([0, 0, 0, 10_000]);
+  });
+});
+
+describe('reading rounded Anthropic token buckets', () => {
+  it('takes the limit as the capacity and the smaller bound as the level (regression: a rounded remaining was read as a burst of 1,166 of 2,000)', () => {
+    // 150 of 2,000 used: remaining 1,850 is sent as 1,000; the reset, 4.5 s, as 5 s.
+    expect(readBucket({ limit: 2000, remaining: 1000, resetMs: 5000, remainingStep: 1000 })).toEqual({
+      limit: 2000,
+      windowMs: 60_000,
+      level: 2000 * (5000 / 60_000),
+      capacity: 2000,
+    });
+    // Nearly full: the remaining is the closer bound.
+    expect(readBucket({ limit: 2000, remaining: 1000, resetMs: 40_000, remainingStep: 1000 })!.level).toBe(
+      1000,
+    );
   });
 });
