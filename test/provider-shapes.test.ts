@@ -155,7 +155,10 @@ describe('recorded shapes through createFetch()', () => {
       fetch: createFetch({ maxWaitMs: 60_000 }),
       maxRetries: 0,
     });
-    await expect(client.chat.completions.create(ask)).rejects.toMatchObject({ status: 429 });
+    await expect(client.chat.completions.create(ask)).rejects.toMatchObject({
+      status: 429,
+      code: 'deadline_exceeded',
+    });
     expect(server.requests).toHaveLength(1);
   });
 
