@@ -88,6 +88,30 @@ describe('@anthropic-ai/sdk with createFetch()', () => {
     expect(output.level).toBeLessThan(20 * 3000 - 1000);
   });
 
+  it('retries the emulator’s injected 500s and 529 overloaded answers: 20 messages all succeed', async () => {
+    mock = await startMock({ flavor: 'anthropic', errorRate: 0.3, seed: 3 });
+    const events: SluiceEvent[] = [];
+    const client = new Anthropic({
+      apiKey: 'sk-ant-test',
+      baseURL: origin(mock.url),
+      fetch: createFetch({ retry: { baseDelayMs: 1, maxDelayMs: 5 }, onEvent: (e) => events.push(e) }),
+      maxRetries: 0,
+    });
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        client.messages.create({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: `q${i}` }],
+        }),
+      ),
+    );
+    expect(replies).toHaveLength(20);
+    const statuses = events.flatMap((e) => (e.type === 'answered' ? [e.status] : []));
+    expect(statuses).toContain(529);
+    expect(mock.stats().errors.injected).toBeGreaterThan(0);
+  });
+
   it('retries an overloaded answer (529) and returns the success', async () => {
     let calls = 0;
     const upstream = await startMock({ flavor: 'anthropic' });
