@@ -20,6 +20,14 @@ export interface PlanOptions {
   tpm?: number;
 }
 
+/** Limits of one model, per minute and per day; absent ones do not bound the time. */
+export interface ModelRates {
+  rpm?: number;
+  tpm?: number;
+  rpd?: number;
+  tpd?: number;
+}
+
 export interface ModelPlan {
   model: string;
   requests: number;
@@ -27,6 +35,8 @@ export interface ModelPlan {
   tokens: number;
   /** Least time for this model's lines at the given limits (limits are per model). */
   minMs: number | undefined;
+  /** The limits `minMs` was computed at, when they are the model's own (probed) rather than --rpm/--tpm. */
+  rates?: ModelRates;
 }
 
 export interface BatchPlan {
@@ -49,6 +59,8 @@ export interface BatchPlan {
   minMs: number | undefined;
   rpm: number | undefined;
   tpm: number | undefined;
+  /** Where per-model limits came from, when they were probed (`sluice limits`' request), and what went wrong. */
+  probe?: { baseUrl: string; problems: string[] };
 }
 
 /** Reads the whole input (and, with `resume`, the earlier run's files; a file that is not one is refused with a `BatchSetupError`). */
@@ -116,16 +128,48 @@ export async function planBatch(options: PlanOptions): Promise<BatchPlan> {
     m.requests++;
     m.tokens += tokens;
   }
-  for (const m of models.values()) {
-    const times = [
-      options.rpm ? (m.requests / options.rpm) * 60_000 : undefined,
-      options.tpm ? (m.tokens / options.tpm) * 60_000 : undefined,
-    ].filter((t): t is number => t !== undefined);
-    m.minMs = times.length > 0 ? Math.max(...times) : undefined;
+  plan.models = [...models.values()].sort((a, b) => b.tokens - a.tokens);
+  const given: ModelRates = {};
+  if (options.rpm) given.rpm = options.rpm;
+  if (options.tpm) given.tpm = options.tpm;
+  applyRates(plan, () => given);
+  return plan;
+}
+
+/** The least time `requests` and `tokens` need at `rates`: the slowest of its limits. */
+export function leastTime(m: { requests: number; tokens: number }, rates: ModelRates): number | undefined {
+  const times = [
+    rates.rpm ? (m.requests / rates.rpm) * 60_000 : undefined,
+    rates.tpm ? (m.tokens / rates.tpm) * 60_000 : undefined,
+    rates.rpd ? (m.requests / rates.rpd) * 86_400_000 : undefined,
+    rates.tpd ? (m.tokens / rates.tpd) * 86_400_000 : undefined,
+  ].filter((t): t is number => t !== undefined);
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
+
+/**
+ * Computes every model's least time at its rates (`ratesOf(model)`), and the file's (the slowest
+ * model). With `own`, the rates are recorded per model as its own (probed) limits.
+ */
+export function applyRates(plan: BatchPlan, ratesOf: (model: string) => ModelRates, own = false): void {
+  plan.minMs = undefined;
+  for (const m of plan.models) {
+    const rates = ratesOf(m.model);
+    m.minMs = leastTime(m, rates);
+    if (own) m.rates = rates;
     if (m.minMs !== undefined) plan.minMs = Math.max(plan.minMs ?? 0, m.minMs);
   }
-  plan.models = [...models.values()].sort((a, b) => b.tokens - a.tokens);
-  return plan;
+}
+
+function describeRates(r: ModelRates): string {
+  return [
+    r.rpm ? `${formatCount(r.rpm)} RPM` : undefined,
+    r.tpm ? `${formatCount(r.tpm)} TPM` : undefined,
+    r.rpd ? `${formatCount(r.rpd)} RPD` : undefined,
+    r.tpd ? `${formatCount(r.tpd)} TPD` : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 /** The dry-run report (stdout). */
@@ -148,12 +192,25 @@ export function formatPlan(plan: BatchPlan): string {
     );
   }
   for (const m of plan.models) {
+    const at = m.rates && describeRates(m.rates) ? ` at ${describeRates(m.rates)}` : '';
     row(
       out.some((l) => l.startsWith('by model')) ? '' : 'by model',
-      `${m.model}: ${formatCount(m.requests)} requests, ~${formatCount(m.tokens)} tokens${m.minMs === undefined ? '' : `, at least ${formatDuration(m.minMs)}`}`,
+      `${m.model}: ${formatCount(m.requests)} requests, ~${formatCount(m.tokens)} tokens${m.minMs === undefined ? '' : `, at least ${formatDuration(m.minMs)}${at}`}`,
     );
   }
-  if (plan.minMs !== undefined) {
+  if (plan.probe) {
+    row(
+      'limits',
+      `asked ${plan.probe.baseUrl} with one request per model (as sluice limits does; --offline sends nothing)`,
+    );
+    for (const problem of plan.probe.problems) row('', problem);
+  }
+  if (plan.probe && plan.minMs !== undefined) {
+    row(
+      'minimum time',
+      `${formatDuration(plan.minMs)} at each model's limits as the server stated them (less the account's initial burst, up to one minute's worth)`,
+    );
+  } else if (plan.minMs !== undefined) {
     const limits = [
       plan.rpm ? `${formatCount(plan.rpm)} RPM` : undefined,
       plan.tpm ? `${formatCount(plan.tpm)} TPM` : undefined,

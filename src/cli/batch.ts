@@ -16,6 +16,7 @@ import { type OptionTable } from '../formats/options.js';
 import { boolean, text } from '../formats/option-kinds.js';
 import { formatSummary } from '../batch/summary.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
+import { DRY_RUN_FLAGS, dryRunProbe } from './batch-probe.js';
 import { addOptions, resolveFlags } from './options.js';
 import { openRedisStore, redisUrlProblem } from './redis.js';
 
@@ -58,8 +59,9 @@ export const BATCH_FLAGS = {
   /** Check, count tokens and the minimum time; send and write nothing. */
   dryRun: boolean({
     default: false,
-    help: 'check the file, count tokens and the minimum time at --rpm/--tpm; send nothing',
+    help: 'check the file, count tokens and the minimum time (at --rpm/--tpm, else at the limits one request per model reveals)',
   }),
+  ...DRY_RUN_FLAGS,
   /** Share limits with other processes through Redis. */
   redis: text({
     placeholder: 'url',
@@ -185,11 +187,20 @@ Reference: docs/batch.md`,
         if (err instanceof BatchSetupError) fail(err.message);
         crash(err);
       }
+      const envKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
+      if (envKey) redact = keyRedactor(envKey);
+      let note: string | undefined;
+      try {
+        note = await dryRunProbe(plan, flags, process.env, EMBEDDED_MOCK, DEFAULT_BASE_URL);
+      } catch (err) {
+        crash(err);
+      }
+      if (note !== undefined) say(`${note}\n`);
       for (const bad of plan.badLines) say(`${input}: ${bad.message}\n`);
       if (plan.bad > plan.badLines.length) {
         say(`${input}: ${formatCount(plan.bad - plan.badLines.length)} more bad lines.\n`);
       }
-      process.stdout.write(`${formatPlan(plan)}\n`);
+      process.stdout.write(redact.text(`${formatPlan(plan)}\n`));
       process.exit(plan.bad > 0 ? 1 : 0);
     }
 

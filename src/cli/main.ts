@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerBatch } from './batch.js';
 import { registerMock } from './mock.js';
 import { registerHashKey } from './hash-key.js';
+import { registerLimits } from './limits.js';
 import { registerServe } from './serve.js';
 
 const program = new Command();
@@ -20,6 +21,7 @@ program
 registerBatch(program);
 registerMock(program);
 registerServe(program);
+registerLimits(program);
 registerHashKey(program);
 
 await program.parseAsync(process.argv);

@@ -247,7 +247,12 @@ describe('classify: Anthropic', () => {
 
   it('is rate_limited with the retry-after wait and no quoted figures', () => {
     const view = parseServerView(headers, NOW, body);
-    expect(view.buckets.inputTokens).toEqual({ limit: 20000, remaining: 0, resetMs: 14_000 });
+    expect(view.buckets.inputTokens).toEqual({
+      limit: 20000,
+      remaining: 0,
+      resetMs: 14_000,
+      remainingStep: 1000,
+    });
     expect(view.requestId).toBe('req_011CSHoEeqs5C35K2UUqR7Fy');
     expect(classify(429, view, body)).toEqual({
       outcome: 'rate_limited',

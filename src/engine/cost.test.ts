@@ -390,7 +390,7 @@ describe('estimateCost: properties', () => {
     );
   });
 
-  it('the engine reserves the documented sum: prompt + completion with a max, prompt + n × its typical completion without', async () => {
+  it('the engine reserves the documented sum: prompt + completion with a max, prompt + n × its typical completion without; input and output split it', async () => {
     class SpyStore extends MemoryStore {
       readonly reserved: CostVector[] = [];
       override reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number) {
@@ -405,8 +405,11 @@ describe('estimateCost: properties', () => {
         const engine = new Engine({ store, clock: new ManualClock(), typicalCompletionTokens: typical });
         const lane = { upstream: 'u', keyFingerprint: 'k', model: cost.model ?? 'unknown' };
         await engine.execute({ lane, cost }, async () => ({ status: 200, headers: {}, value: null }));
-        const tokens = cost.promptTokens + (cost.maxGiven ? cost.completionTokens : cost.n * typical);
-        expect(store.reserved).toEqual([{ requests: 1, tokens }]);
+        const output = cost.maxGiven ? cost.completionTokens : cost.n * typical;
+        const tokens = cost.promptTokens + output;
+        expect(store.reserved).toEqual([
+          { requests: 1, tokens, inputTokens: cost.promptTokens, outputTokens: output },
+        ]);
       }),
       { numRuns: 300 },
     );

@@ -191,9 +191,9 @@ describe('parseServerView: Anthropic headers', () => {
     expect(parseServerView(headers, NOW)).toEqual({
       buckets: {
         requests: { limit: 50, remaining: 49, resetMs: 1000 },
-        tokens: { limit: 100_000, remaining: 96_000, resetMs: 2400 },
-        inputTokens: { limit: 80_000, remaining: 78_000, resetMs: 30_000 },
-        outputTokens: { limit: 16_000, remaining: 16_000, resetMs: 0 },
+        tokens: { limit: 100_000, remaining: 96_000, resetMs: 2400, remainingStep: 1000 },
+        inputTokens: { limit: 80_000, remaining: 78_000, resetMs: 30_000, remainingStep: 1000 },
+        outputTokens: { limit: 16_000, remaining: 16_000, resetMs: 0, remainingStep: 1000 },
       },
       requestId: 'req_018EeWyXxfu5pfWkrYcMdjWG',
     });

@@ -1,7 +1,8 @@
 /**
  * Provider answers -> one normalised {@link ServerView}.
  *
- * Reads the rate-limit headers of OpenAI, Azure OpenAI and Anthropic, the waits a server asks for
+ * Reads the rate-limit headers of OpenAI (and the servers that copy them: Groq, …), Azure OpenAI,
+ * Anthropic and Mistral, the waits a server asks for
  * (headers, error messages, Gemini's `RetryInfo`), `x-should-retry` and the request id. Pure: the
  * current time comes in as `nowMs`; nothing here throws on bad input — a header that cannot be read is
  * treated as absent, because providers have sent malformed and missing headers before and a pacing
@@ -18,6 +19,7 @@ export type HeaderSource = Headers | Record<string, string | string[] | undefine
 /**
  * The error object of a provider's error body, normalised across shapes:
  * OpenAI/Azure `{"error":{message,type,code}}`, Anthropic `{"type":"error","error":{type,message}}`,
+ * vLLM and Mistral `{"object":"error",message,type,code}`,
  * Gemini `{"error":{code:429,status,message,details}}` (also wrapped in a one-element array by its
  * OpenAI-compatible endpoint), Azure APIM `{"statusCode":429,"message":…}`, Responses API stream events
  * `{"type":"error",code,message}` and `{"type":"response.failed","response":{"error":{code,message}}}`.
@@ -83,9 +85,19 @@ const ANTHROPIC_BUCKETS: readonly BucketHeaders[] = [
   ],
 ];
 
+/**
+ * Mistral's per-minute buckets: `[dimension, limit, remaining]`, no reset header (the level is
+ * `limit − remaining`). Its monthly token quota (`…-tokens-month`) is not a rate and is not read.
+ */
+const MISTRAL_BUCKETS: readonly (readonly [Dimension, string, string])[] = [
+  ['requests', 'x-ratelimit-limit-req-minute', 'x-ratelimit-remaining-req-minute'],
+  ['tokens', 'x-ratelimit-limit-tokens-minute', 'x-ratelimit-remaining-tokens-minute'],
+];
+
 /** Every header this module reads. */
 const KNOWN_HEADERS: ReadonlySet<string> = new Set([
   ...OPENAI_BUCKETS.flatMap(([, ...names]) => names),
+  ...MISTRAL_BUCKETS.flatMap(([, ...names]) => names),
   ...ANTHROPIC_BUCKETS.flatMap(([, ...names]) => names),
   'retry-after-ms',
   'retry-after',
@@ -131,6 +143,14 @@ export function parseServerView(headers: HeaderSource, nowMs: number, body?: unk
   for (const [dimension, limit, remaining, reset] of ANTHROPIC_BUCKETS) {
     if (buckets[dimension]) continue;
     const bucket = readBucket(get(limit), get(remaining), timeResetMs(get(reset), nowMs));
+    if (!bucket) continue;
+    // Anthropic rounds token `remaining` down to the thousand.
+    if (dimension !== 'requests' && bucket.remaining !== undefined) bucket.remainingStep = 1000;
+    buckets[dimension] = bucket;
+  }
+  for (const [dimension, limit, remaining] of MISTRAL_BUCKETS) {
+    if (buckets[dimension]) continue;
+    const bucket = readBucket(get(limit), get(remaining), undefined);
     if (bucket) buckets[dimension] = bucket;
   }
 
@@ -205,6 +225,8 @@ export function readProviderError(body: unknown): ProviderError | undefined {
     const error = isRecord(response) ? response['error'] : undefined;
     return isRecord(error) ? fromErrorObject(error, true) : {};
   }
+  // vLLM, Mistral and other OpenAI-compatible servers: the error object itself, `{"object":"error",…}`.
+  if (value['object'] === 'error') return fromErrorObject(value, true);
   // Responses API stream `{"type":"error",code,message}`; Azure APIM `{"statusCode":429,"message":…}`.
   if (value['type'] === 'error' || typeof value['statusCode'] === 'number') {
     const error = fromErrorObject(value, false);

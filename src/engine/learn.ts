@@ -7,7 +7,58 @@
 import type { EngineContext } from './context.js';
 import type { Lane } from './lane.js';
 import { bucket, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
-import type { Classification, ServerView } from './types.js';
+import type { BucketView, Classification, ServerView } from './types.js';
+
+/** What one bucket's headers reveal: its limit and window, its level now, and its burst capacity. */
+export interface BucketReading {
+  limit: number;
+  /** `MINUTE_MS`, or `DAY_MS` when only a per-day bucket explains the reset. */
+  windowMs: number;
+  /** Units in use, from the reset: `reset × limit ÷ window`. */
+  level: number;
+  /** `remaining + level` (the full limit when remaining is not said), whole, between 1 and the limit. */
+  capacity: number;
+}
+
+/**
+ * Reads one bucket of a {@link ServerView}: `undefined` without a positive limit. From `limit L`,
+ * `remaining R` and `reset T` (time until full) the level is `T × L ÷ window` and the capacity
+ * `R + level`; a capacity that only a per-day window explains marks a per-day bucket (the headers
+ * describe the binding bucket, which can be the daily one). Without a reset (Mistral sends none) the
+ * bucket is taken as per minute, full at the limit, its level `L − R`; with a rounded remaining
+ * (Anthropic's tokens) the capacity is the limit and the level the smaller of the two bounds.
+ */
+export function readBucket(b: BucketView): BucketReading | undefined {
+  if (b.limit === undefined || !(b.limit > 0)) return undefined;
+  const limit = b.limit;
+  if (b.resetMs === undefined && b.remaining !== undefined) {
+    // No reset (Mistral): what remains is out of the whole limit, so the level is what is missing.
+    return { limit, windowMs: MINUTE_MS, level: Math.max(0, limit - b.remaining), capacity: limit };
+  }
+  if (b.remainingStep !== undefined && b.remaining !== undefined && b.resetMs !== undefined) {
+    // Rounded down (Anthropic): `limit − remaining` and the reset both overstate the level, so the
+    // smaller is the closer bound; such headers cannot show a short burst, so the capacity is the limit.
+    const fromReset = (b.resetMs * limit) / MINUTE_MS;
+    return {
+      limit,
+      windowMs: MINUTE_MS,
+      level: Math.min(fromReset, Math.max(0, limit - b.remaining)),
+      capacity: limit,
+    };
+  }
+  const reset = b.resetMs ?? 0;
+  let windowMs = MINUTE_MS;
+  let level = (reset * limit) / windowMs;
+  let capacity = b.remaining === undefined ? limit : b.remaining + level;
+  if (capacity > limit * 1.02 + 1) {
+    // Only a per-day bucket explains this reset: the headers describe the binding (daily) bucket.
+    windowMs = DAY_MS;
+    level = (reset * limit) / windowMs;
+    capacity = b.remaining === undefined ? limit : b.remaining + level;
+  }
+  capacity = Math.max(1, Math.min(limit, Math.floor(capacity)));
+  return { limit, windowMs, level, capacity };
+}
 
 export class Learner {
   readonly #ctx: EngineContext;
@@ -23,19 +74,10 @@ export class Learner {
     let changed = false;
     for (const dimension of DIMENSIONS) {
       const b = view.buckets[dimension];
-      if (!b || b.limit === undefined || !(b.limit > 0)) continue;
-      const limit = b.limit;
-      const reset = b.resetMs ?? 0;
-      let windowMs = MINUTE_MS;
-      let level = (reset * limit) / windowMs;
-      let capacity = b.remaining === undefined ? limit : b.remaining + level;
-      if (capacity > limit * 1.02 + 1) {
-        // Only a per-day bucket explains this reset: the headers describe the binding (daily) bucket.
-        windowMs = DAY_MS;
-        level = (reset * limit) / windowMs;
-        capacity = b.remaining === undefined ? limit : b.remaining + level;
-      }
-      capacity = Math.max(1, Math.min(limit, Math.floor(capacity)));
+      if (!b) continue;
+      const reading = readBucket(b);
+      if (!reading) continue;
+      const { limit, windowMs, level, capacity } = reading;
       const spec = { ...bucket(dimension, limit, windowMs), capacity };
       const prior = lane.learned.get(spec.id);
       if (

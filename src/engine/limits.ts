@@ -65,12 +65,16 @@ export interface ConfiguredLimits {
   tpm?: number;
   rpd?: number;
   tpd?: number;
+  /** Input tokens per minute (Anthropic's ITPM). */
+  itpm?: number;
+  /** Output tokens per minute (Anthropic's OTPM). */
+  otpm?: number;
   /** @default the full window */
   burstMs?: number;
 }
 
 /**
- * The buckets configured limits describe, in the order rpm, tpm, rpd, tpd: the per-minute ones with
+ * The buckets configured limits describe, in the order rpm, tpm, rpd, tpd, itpm, otpm: the per-minute ones with
  * the burst, the per-day ones with the whole day.
  */
 export function configuredBuckets(c: ConfiguredLimits | undefined): BucketSpec[] {
@@ -81,6 +85,8 @@ export function configuredBuckets(c: ConfiguredLimits | undefined): BucketSpec[]
   if (c.tpm) out.push(bucket('tokens', c.tpm, MINUTE_MS, burst));
   if (c.rpd) out.push(bucket('requests', c.rpd, DAY_MS));
   if (c.tpd) out.push(bucket('tokens', c.tpd, DAY_MS));
+  if (c.itpm) out.push(bucket('inputTokens', c.itpm, MINUTE_MS, burst));
+  if (c.otpm) out.push(bucket('outputTokens', c.otpm, MINUTE_MS, burst));
   return out;
 }
 

@@ -30,6 +30,10 @@ export interface LimitsConfig {
   rpd?: number;
   /** Tokens per day (a finite number above 0). @default learned */
   tpd?: number;
+  /** Input (prompt) tokens per minute, Anthropic's ITPM (a finite number above 0). @default learned */
+  itpm?: number;
+  /** Output tokens per minute, Anthropic's OTPM, charged the max at admission (a finite number above 0). @default learned */
+  otpm?: number;
   /** Requests in flight at once on the lane, in this process (a whole number from 1 up). @default no limit */
   maxConcurrency?: number;
   /**
@@ -182,7 +186,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
  */
 export function validateLimits(limits: LimitsConfig, where: string): void {
   checkObject(where, limits);
-  for (const key of ['rpm', 'tpm', 'rpd', 'tpd'] as const) {
+  for (const key of ['rpm', 'tpm', 'rpd', 'tpd', 'itpm', 'otpm'] as const) {
     if (limits[key] !== undefined) checkPositive(`${where}.${key}`, limits[key]);
   }
   if (limits.burstMs !== undefined) checkPositive(`${where}.burstMs`, limits.burstMs, true);

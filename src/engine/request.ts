@@ -30,7 +30,15 @@ export interface CostEstimate {
  * `n ×` the lane's typical completion when it names none.
  */
 export function admittedTokens(cost: CostEstimate, typicalCompletion: number): number {
-  return cost.promptTokens + (cost.maxGiven ? cost.completionTokens : cost.n * typicalCompletion);
+  return cost.promptTokens + admittedOutput(cost, typicalCompletion);
+}
+
+/**
+ * The completion part of {@link admittedTokens}: what an output-token bucket (Anthropic's OTPM) is
+ * charged at admission — the max the request names, as Anthropic charges it, or the typical completion.
+ */
+export function admittedOutput(cost: CostEstimate, typicalCompletion: number): number {
+  return cost.maxGiven ? cost.completionTokens : cost.n * typicalCompletion;
 }
 
 export interface EngineRequest {

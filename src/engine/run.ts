@@ -8,7 +8,7 @@ import type { ErrorCode } from './errors.js';
 import type { EngineContext } from './context.js';
 import type { Priority } from './events.js';
 import type { Lane, Waiting } from './lane.js';
-import { admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
+import { admittedOutput, admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
 import type { Tenant } from './tenant.js';
 import type { Classification, ServerView } from './types.js';
 
@@ -26,6 +26,11 @@ export class Run<T> {
   readonly deadline: number;
   /** Tokens reserved at admission: the prompt and the max completion, or the lane's typical one. */
   readonly estimatedTokens: number;
+  /**
+   * The admission charge in every dimension: 1 request, `estimatedTokens` tokens, and the same split in
+   * two for separate input- and output-token buckets (Anthropic's ITPM and OTPM): the prompt as input,
+   * the max completion as output. A dimension the lane has no bucket for costs nothing.
+   */
   readonly cost: CostVector;
   readonly priority: Priority;
   readonly tenant: string;
@@ -77,7 +82,13 @@ export class Run<T> {
     this.start = ctx.clock.now();
     this.maxWaitMs = request.maxWaitMs ?? ctx.maxWaitMs;
     this.estimatedTokens = admittedTokens(request.cost, lane.typicalCompletion);
-    this.cost = { requests: 1, tokens: this.estimatedTokens };
+    const output = admittedOutput(request.cost, lane.typicalCompletion);
+    this.cost = {
+      requests: 1,
+      tokens: this.estimatedTokens,
+      inputTokens: this.estimatedTokens - output,
+      outputTokens: output,
+    };
     this.priority = request.priority ?? 'default';
     this.tenant = request.tenant ?? 'default';
     this.weight = request.weight ?? 1;

@@ -17,6 +17,11 @@ export interface BucketView {
   remaining?: number;
   /** Milliseconds until the bucket is full again (OpenAI/Azure reset, Anthropic reset time − now). */
   resetMs?: number;
+  /**
+   * Set when `remaining` is rounded down to a multiple of this (Anthropic's token buckets: 1000), so it
+   * cannot reveal a burst shorter than the limit: the capacity is taken as the limit.
+   */
+  remainingStep?: number;
 }
 
 /**

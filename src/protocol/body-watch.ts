@@ -84,10 +84,26 @@ export class BodyWatcher {
     if (!line.startsWith('data:')) return;
     const data = line.slice(line.charCodeAt(5) === 0x20 ? 6 : 5);
     const found = usageFromStreamEvent(data);
-    if (found) this.#usage = { ...this.#usage, ...found };
+    if (found) this.#usage = mergeUsage(this.#usage, found);
     const error = classifyStreamEvent(data);
     if (error) this.#hooks.error(error);
   }
+}
+
+/**
+ * Usage spread over stream events, later events winning field by field. Anthropic's `message_start`
+ * reports the input and a placeholder output of 1, `message_delta` the real output alone: a total
+ * derived from the first event would be stale, so it is derived again from the merged figures.
+ */
+export function mergeUsage(prior: Usage | undefined, next: Usage): Usage {
+  const merged: Usage = { ...prior, ...next };
+  if (
+    next.totalTokens === undefined &&
+    merged.promptTokens !== undefined &&
+    merged.completionTokens !== undefined
+  )
+    merged.totalTokens = merged.promptTokens + merged.completionTokens;
+  return merged;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

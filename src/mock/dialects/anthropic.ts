@@ -2,7 +2,8 @@
  * Anthropic: `x-api-key`, `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`
  * with RFC 3339 reset times (when the bucket is fully refilled, rounded up to the second) and token
  * `remaining` rounded down to the thousand, `request-id`, `retry-after` in seconds (no `retry-after-ms`),
- * and `{"type":"error","error":{"type","message"}}` bodies. Running out of credit is a 400, not a 429.
+ * and `{"type":"error","error":{"type","message"}}` bodies. Running out of credit is a 400, not a 429;
+ * an overloaded API a 529 `overloaded_error`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dialect, ErrorReply } from '../dialect.js';
@@ -111,8 +112,9 @@ export const anthropicDialect: Dialect = {
     return error(401, 'authentication_error', 'invalid x-api-key');
   },
   serverError(status) {
+    // Anthropic answers an overloaded API with its own 529, not 503.
     return status === 503
-      ? error(503, 'overloaded_error', 'Overloaded')
+      ? error(529, 'overloaded_error', 'Overloaded')
       : error(status, 'api_error', 'Internal server error');
   },
   notFound(method, path) {
