@@ -5,7 +5,8 @@
 import { baseUrlProblem, isEnvName, keyProblem } from '../batch/checks.js';
 import type { BatchPlan } from '../batch/plan.js';
 import { probePlan } from '../batch/probe-plan.js';
-import { boolean, type OptionTable } from '../formats/options.js';
+import { boolean } from '../formats/option-kinds.js';
+import { type OptionTable } from '../formats/options.js';
 import { startMock, type MockOptions } from '../mock/index.js';
 
 /** The dry run's own flag, beside `--dry-run` in `sluice batch`'s table. */

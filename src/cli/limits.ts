@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
 import { formatCount } from '../batch/display.js';
 import { keyRedactor, type Redactor } from '../batch/redact.js';
-import { boolean, list, oneOf, text, type OptionTable } from '../formats/options.js';
+import { boolean, list, oneOf, text } from '../formats/option-kinds.js';
+import { type OptionTable } from '../formats/options.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
 import {
   flavorOf,
