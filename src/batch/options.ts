@@ -17,7 +17,7 @@ import {
   type OptionTable,
   type ResolvedOptions,
 } from '../formats/options.js';
-import type { Transport } from './http.js';
+import type { Transport } from '../protocol/http.js';
 import type { LaneProgress } from './progress.js';
 
 /** Tuning of the runner that is not an option. */
