@@ -5,6 +5,8 @@ import { registerBatch } from './batch.js';
 import { registerMock } from './mock.js';
 import { registerHashKey } from './hash-key.js';
 import { registerServe } from './serve.js';
+import { registerEnqueue } from './enqueue.js';
+import { registerWorker } from './worker.js';
 
 const program = new Command();
 program
@@ -20,6 +22,8 @@ program
 registerBatch(program);
 registerMock(program);
 registerServe(program);
+registerWorker(program);
+registerEnqueue(program);
 registerHashKey(program);
 
 await program.parseAsync(process.argv);
