@@ -133,7 +133,11 @@ export class WorkerCore {
       maxQueue: WORKER_DEFAULTS.maxPrefetch + 16,
     });
     this.tally = new WorkerTally(() => this.engine.clock.now());
-    this.engine.on((event) => this.tally.event(event));
+    this.engine.on((event) => {
+      this.tally.event(event);
+      // The first answer may tell the limits: size the prefetch from them at once.
+      if (event.type === 'answered' && this.tally.answered === 1) void this.#sample();
+    });
     if (o.rpm !== undefined) this.#rate = o.rpm / 60_000;
     this.#prefetch = this.#target();
   }
@@ -378,7 +382,7 @@ export class WorkerCore {
     return this.#rate === undefined ? undefined : this.#rate * 1000;
   }
 
-  /** Reads the lanes' pace and re-sizes the prefetch when it changed by more than a quarter. */
+  /** Reads the lanes' pace and re-sizes the prefetch when it changed by more than a quarter (or from 1). */
   async #sample(): Promise<void> {
     if (this.options.concurrency !== undefined) return;
     let rate: number | undefined;
@@ -398,7 +402,8 @@ export class WorkerCore {
       this.#prefetch = target;
       return;
     }
-    if (Math.abs(target - this.#prefetch) <= Math.max(1, this.#prefetch / 4)) return;
+    const small = Math.abs(target - this.#prefetch) <= Math.max(1, this.#prefetch / 4);
+    if (target === this.#prefetch || (small && this.#prefetch > 1)) return;
     this.#prefetch = target;
     this.#change(() => this.#flow?.setPrefetch(target));
   }
@@ -410,7 +415,8 @@ export class WorkerCore {
   #target(): number {
     const o = this.options;
     if (o.concurrency !== undefined) return o.concurrency;
-    if (this.#rate === undefined) return WORKER_DEFAULTS.startPrefetch;
+    // Limits learned from the answers: one message until the first answer tells them.
+    if (this.#rate === undefined) return this.tally.answered === 0 ? 1 : WORKER_DEFAULTS.startPrefetch;
     const latency = this.tally.latencyMs() ?? 1000;
     const n = Math.ceil(this.#rate * (latency + 1000)) + 1;
     return Math.min(WORKER_DEFAULTS.maxPrefetch, Math.max(2, n));

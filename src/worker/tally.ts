@@ -17,6 +17,7 @@ export class WorkerTally {
   retries = 0;
   tokensAdmitted = 0;
   admitted = 0;
+  answered = 0;
   /** Messages in the broker's queue, when the transport last read it. */
   backlog: number | undefined;
   readonly #now: () => number;
@@ -46,6 +47,7 @@ export class WorkerTally {
         this.retries++;
         break;
       case 'answered':
+        this.answered++;
         // A moving average of answer latency (the pace needs it, not its history).
         this.#latency =
           this.#latency === undefined ? event.latencyMs : this.#latency * 0.9 + event.latencyMs * 0.1;
