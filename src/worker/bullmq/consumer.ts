@@ -20,6 +20,11 @@ export interface BullmqWorkerOptions {
   log: (line: string) => void;
   /** BullMQ's key prefix. @default 'bull' */
   prefix?: string;
+  /**
+   * How long a job's lock lasts without renewal: a worker that died is noticed this long after, and its
+   * jobs are taken again (BullMQ's `lockDuration`; the stalled check runs twice as often). @default 30000
+   */
+  lockMs?: number;
 }
 
 /** ioredis options from a `redis://` URL, as BullMQ needs them (no request retries limit). */
@@ -62,6 +67,9 @@ export class BullmqWorker implements Flow {
       prefix,
       concurrency: core.prefetch,
       autorun: false,
+      ...(this.#o.lockMs === undefined
+        ? {}
+        : { lockDuration: this.#o.lockMs, stalledInterval: Math.max(100, Math.round(this.#o.lockMs / 2)) }),
     });
     this.#worker.on('error', (err) => this.#o.log(`BullMQ: ${err.message}`));
     core.attach(this);
