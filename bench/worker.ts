@@ -3,7 +3,8 @@
  * queue of 2,000 Batch lines from the emulator under tight limits; side by side in the same run, three
  * BullMQ workers with BullMQ's own limiter set from the RPM as a careful user would ({ max: rpm/60,
  * duration: 1s }, retries with exponential backoff on 429). Then the peak RSS of one worker while a
- * 1,000,000-message backlog waits in RabbitMQ.
+ * 1,000,000-message backlog waits in RabbitMQ. A single worker on the same workload is the control
+ * for what sharing one lane between processes costs.
  *
  * The emulator runs as its own process (`sluice mock`), a fresh one per system. Every request costs
  * one request and a known number of tokens, so the least time any system can take is known:
@@ -122,7 +123,7 @@ interface Row {
   results: number;
 }
 
-async function sluiceRun(): Promise<Row> {
+async function sluiceRun(workerCount: number): Promise<Row> {
   const mock = await startMock();
   const queue = `bench-worker-${randomBytes(4).toString('hex')}`;
   const prefix = `bench-worker:${randomBytes(4).toString('hex')}:`;
@@ -141,7 +142,7 @@ async function sluiceRun(): Promise<Row> {
     },
     { noAck: false },
   );
-  const workers = Array.from({ length: O.workers }, () =>
+  const workers = Array.from({ length: workerCount }, () =>
     spawn(
       process.execPath,
       [
@@ -185,7 +186,7 @@ async function sluiceRun(): Promise<Row> {
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
   return {
-    system: `sluice worker ×${O.workers} (RabbitMQ, --redis)`,
+    system: `sluice worker ×${workerCount} (RabbitMQ${workerCount > 1 ? ', --redis' : ''})`,
     seconds,
     attempts: stats.received,
     rejected: stats.rejected.total,
@@ -288,7 +289,8 @@ console.log(
   `${O.workers} workers, ${fmt(O.messages)} messages, emulator at ${fmt(O.rpm)} RPM / ${fmt(O.tpm)} TPM, ${O.burstSeconds} s burst, ${O.latencyMs} ms latency; theoretical minimum ${min.toFixed(1)} s\n`,
 );
 const rows: Row[] = [];
-rows.push(await sluiceRun());
+rows.push(await sluiceRun(O.workers));
+rows.push(await sluiceRun(1));
 rows.push(await bullmqRun());
 console.log(
   table(

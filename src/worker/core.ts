@@ -409,8 +409,10 @@ export class WorkerCore {
   }
 
   /**
-   * Messages the pace needs held (Little's law): the rate times the time one takes (its answer's latency,
-   * plus a second of admission slack), at least 2, at most `maxPrefetch`.
+   * Messages the pace needs held (Little's law): the rate times the time one takes (its answer's
+   * latency), twice over so that the next is always ready when the limits allow one; at least 2, at
+   * most `maxPrefetch`. Holding more only moves the backlog from the broker into the worker (and, with
+   * several workers, past the burst the server allows).
    */
   #target(): number {
     const o = this.options;
@@ -418,7 +420,7 @@ export class WorkerCore {
     // Limits learned from the answers: one message until the first answer tells them.
     if (this.#rate === undefined) return this.tally.answered === 0 ? 1 : WORKER_DEFAULTS.startPrefetch;
     const latency = this.tally.latencyMs() ?? 1000;
-    const n = Math.ceil(this.#rate * (latency + 1000)) + 1;
+    const n = Math.ceil(2 * this.#rate * latency) + 2;
     return Math.min(WORKER_DEFAULTS.maxPrefetch, Math.max(2, n));
   }
 

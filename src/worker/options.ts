@@ -60,8 +60,8 @@ export const WORKER_OPTIONS = {
     help: 'tokens per minute, per model',
   }),
   /**
-   * Messages held at once (waiting for admission or on the wire). @default from the pace: the lane's
-   * rate × (answer latency + 1 s), re-computed as limits and latency are learned
+   * Messages held at once (waiting for admission or on the wire). @default from the pace: twice the
+   * lane's rate × the answers' latency, re-computed as limits and latency are learned
    */
   concurrency: whole({
     min: 1,
