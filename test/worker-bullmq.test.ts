@@ -93,8 +93,8 @@ async function untilEnded(queue: Queue, n: number, what: string, ms = 20_000): P
 }
 
 describe('sluice worker --bullmq', () => {
-  it('three workers sharing Redis limits drain one queue: every job completes once with its result line, at most one 429', async () => {
-    const m = await mock({ rpm: 240, tpm: 1_000_000, burstSeconds: 1, latencyMs: 50 });
+  it('three workers sharing Redis limits drain one queue: every job completes once with its result line, no 429', async () => {
+    const m = await mock({ rpm: 240, tpm: 1_000_000, burstSeconds: 5, latencyMs: 50 });
     const { name, queue } = await queueFor('bull-three');
     const prefix = freshPrefix();
     prefixes.push(prefix);
@@ -103,7 +103,18 @@ describe('sluice worker --bullmq', () => {
       name,
       all.map((id) => chatLine(id)),
     );
-    const extra = ['--redis', REDIS_URL, '--redis-prefix', prefix, '--rpm', '240', '--tpm', '1000000'];
+    const extra = [
+      '--redis',
+      REDIS_URL,
+      '--redis-prefix',
+      prefix,
+      '--rpm',
+      '240',
+      '--tpm',
+      '1000000',
+      '--concurrency',
+      '4',
+    ];
     const started = [
       worker(name, m.url, ...extra),
       worker(name, m.url, ...extra),
@@ -116,12 +127,12 @@ describe('sluice worker --bullmq', () => {
     const lines = completed.map((j) => j.returnvalue as Line);
     expect(lines.map((l) => l.custom_id).sort()).toEqual([...all].sort());
     expect(lines.every((l) => l.error === null && l.response?.status_code === 200)).toBe(true);
-    // Limits shared through Redis; the burst the emulator allows is learned from its first answers.
-    expect(m.stats().rejected.total).toBeLessThanOrEqual(1);
+    // 12 held at most against a burst of 20: the pace is the shared limit's (4/s), never the window's.
+    expect(m.stats().rejected.total).toBe(0);
     expect(m.stats().admitted).toBe(all.length);
   }, 40_000);
 
-  it('kill -9 of a worker mid-run: its jobs are taken again and every job completes; repeated calls at most what it held', async () => {
+  it('kill -9 of a worker mid-run: its jobs are taken again and every job completes; repeated calls at most the jobs active when it died', async () => {
     const m = await mock({ rpm: 600, tpm: 1_000_000, burstSeconds: 1, latencyMs: 300 });
     const proxy = await startCountingProxy(m.url);
     const { name, queue } = await queueFor('bull-kill');
@@ -130,11 +141,12 @@ describe('sluice worker --bullmq', () => {
       name,
       all.map((id) => chatLine(id)),
     );
-    const extra = ['--concurrency', '4', '--bullmq-lock', '2s'];
+    const extra = ['--concurrency', '4', '--bullmq-lock', '4s'];
     const victim = worker(name, proxy.url, ...extra);
     const survivor = worker(name, proxy.url, ...extra);
     await Promise.all([victim.ready, survivor.ready]);
     await untilEnded(queue, 8, 'the first jobs');
+    const inFlight = await queue.getActiveCount();
     victim.child.kill('SIGKILL');
     await victim.exited;
     await untilEnded(queue, all.length, 'every job', 30_000);
@@ -143,7 +155,7 @@ describe('sluice worker --bullmq', () => {
     expect(failed).toEqual([]);
     expect(completed.map((j) => (j.returnvalue as Line).custom_id).sort()).toEqual([...all].sort());
     const repeated = [...proxy.counts.values()].reduce((sum, n) => sum + (n - 1), 0);
-    expect(repeated).toBeLessThanOrEqual(4);
+    expect(repeated).toBeLessThanOrEqual(inFlight);
   }, 40_000);
 
   it('a quota stop returns the jobs to the queue and pauses; a probe finds the quota back and the rest complete', async () => {
