@@ -12,6 +12,7 @@
  *
  *   npm run bench:worker               # everything (about 3 minutes, one of them enqueueing 1,000,000)
  *   npm run bench:worker -- --quick    # 500 messages, 100,000 in the backlog
+ *   npm run bench:worker -- --quick --sluice-only --worker-concurrency 16   # three workers, fixed concurrency
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +29,10 @@ import { table } from './lib/table.js';
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./lib/bullmq-peer.mjs', import.meta.url));
 const quick = process.argv.includes('--quick');
+const concurrencyArg = process.argv.indexOf('--worker-concurrency');
+/** `--worker-concurrency <n>`: a fixed `--concurrency` for the sluice workers instead of the pace's. */
+const workerConcurrency = concurrencyArg === -1 ? undefined : process.argv[concurrencyArg + 1];
+const only = process.argv.includes('--sluice-only');
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS = 'redis://127.0.0.1:6379';
 
@@ -162,6 +167,7 @@ async function sluiceRun(workerCount: number): Promise<Row> {
         REDIS,
         '--redis-prefix',
         prefix,
+        ...(workerConcurrency === undefined ? [] : ['--concurrency', workerConcurrency]),
         '--quiet',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OPENAI_API_KEY: 'sk-bench' } },
@@ -186,7 +192,7 @@ async function sluiceRun(workerCount: number): Promise<Row> {
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
   return {
-    system: `sluice worker ×${workerCount} (RabbitMQ${workerCount > 1 ? ', --redis' : ''})`,
+    system: `sluice worker ×${workerCount} (RabbitMQ${workerCount > 1 ? ', --redis' : ''}${workerConcurrency === undefined ? '' : `, --concurrency ${workerConcurrency}`})`,
     seconds,
     attempts: stats.received,
     rejected: stats.rejected.total,
@@ -290,8 +296,10 @@ console.log(
 );
 const rows: Row[] = [];
 rows.push(await sluiceRun(O.workers));
-rows.push(await sluiceRun(1));
-rows.push(await bullmqRun());
+if (!only) {
+  rows.push(await sluiceRun(1));
+  rows.push(await bullmqRun());
+}
 console.log(
   table(
     [
@@ -314,6 +322,7 @@ console.log(
     ]),
   ),
 );
+if (only) process.exit(0);
 const rss = await backlogRss();
 console.log(
   `\none worker, ${fmt(rss.backlog)} messages waiting in RabbitMQ, ${O.backlogRunMs / 1000} s of draining (${fmt(rss.done)} answered): peak RSS ${rss.peakMb.toFixed(0)} MB`,
