@@ -279,6 +279,34 @@ describe('sluice worker --amqp', () => {
     expect(results.items.slice(6).map((r) => r.body.custom_id)).toEqual(low);
   });
 
+  it('/metrics counts the messages by outcome and shows the held and prefetch gauges', async () => {
+    const m = await mock({});
+    const queue = queueFor('metrics');
+    const results = await collect(conn, `${queue}.results`);
+    await enqueue(queue, [chatLine('a'), chatLine('b'), '{"custom_id":"c"}']);
+    const w = launchWorker([
+      '--amqp',
+      AMQP_URL,
+      '--queue',
+      queue,
+      '--base-url',
+      m.url,
+      '--metrics-port',
+      '0',
+    ]);
+    workers.push(w);
+    await w.ready;
+    await until(() => /metrics: (http:\/\/\S+)/.test(w.stderr()), 'the metrics address');
+    const url = /metrics: (http:\/\/\S+)/.exec(w.stderr())![1]!;
+    await until(() => results.items.length >= 2, 'two results');
+    await new Promise((r) => setTimeout(r, 200));
+    const text = await (await fetch(url)).text();
+    expect(text).toContain('sluice_worker_messages_total{outcome="succeeded"} 2');
+    expect(text).toContain('sluice_worker_messages_total{outcome="dead"} 1');
+    expect(text).toMatch(/sluice_worker_prefetch \d+/);
+    expect(text).toContain('sluice_worker_held_messages 0');
+  });
+
   it('a message with reply_to gets its result there, with its correlation_id', async () => {
     const m = await mock({});
     const queue = queueFor('rpc');
