@@ -176,9 +176,17 @@ describe('WorkerCore', () => {
     await c.close();
   });
 
-  it('holds one message until the first answer when no limits are given', async () => {
-    const { c } = core(async () => answer(200, OK), { rpm: undefined });
+  it('holds one message until the first answer, then twice rate × latency (plus two)', async () => {
+    const { c } = core(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return answer(200, OK);
+    });
+    c.attach(new RecordingFlow());
     expect(c.prefetch).toBe(1);
+    await c.process(delivery(chat('a')));
+    await c.flowSettled();
+    // rpm 6000 = 0.1 per ms; the latency measured is at least 50 ms.
+    expect(c.prefetch).toBeGreaterThanOrEqual(Math.ceil(2 * 0.1 * 50) + 2);
     await c.close();
   });
 

@@ -417,9 +417,11 @@ export class WorkerCore {
   #target(): number {
     const o = this.options;
     if (o.concurrency !== undefined) return o.concurrency;
-    // Limits learned from the answers: one message until the first answer tells them.
-    if (this.#rate === undefined) return this.tally.answered === 0 ? 1 : WORKER_DEFAULTS.startPrefetch;
-    const latency = this.tally.latencyMs() ?? 1000;
+    // One message until the first answer: it tells the latency (and the limits, when none are given),
+    // and the engine sends one request alone anyway to learn the server's real burst.
+    if (this.tally.answered === 0) return 1;
+    const latency = this.tally.latencyMs();
+    if (this.#rate === undefined || latency === undefined) return WORKER_DEFAULTS.startPrefetch;
     const n = Math.ceil(2 * this.#rate * latency) + 2;
     return Math.min(WORKER_DEFAULTS.maxPrefetch, Math.max(2, n));
   }

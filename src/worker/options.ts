@@ -20,7 +20,7 @@ import type { Transport } from '../protocol/http.js';
 
 /** Tuning of the worker that is not an option. */
 export const WORKER_DEFAULTS = {
-  /** Messages held at once when no limits are given, after the first answer, until the pace is known. */
+  /** Messages held at once after the first answer while the lane's rate is still unknown. */
   startPrefetch: 4,
   /** The most messages one worker holds, whatever the pace. */
   maxPrefetch: 512,
