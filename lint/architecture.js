@@ -19,7 +19,7 @@ export const MAY_IMPORT = {
   'fetch/': ['engine/', 'formats/', 'protocol/', 'stores/', 'cache/'],
   'batch/': ['engine/', 'formats/', 'protocol/', 'stores/'],
   'serve/': ['engine/', 'formats/', 'protocol/', 'stores/', 'cache/', 'version.ts'],
-  'worker/': ['engine/', 'formats/', 'protocol/', 'stores/'],
+  'worker/': ['engine/', 'formats/', 'protocol/', 'stores/', 'cache/'],
   'mock/': ['formats/'],
   'cli/': ['*'],
   'index.ts': ['*'],

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpTransport, type Transport } from '../src/batch/http.js';
+import { httpTransport, type Transport } from '../src/protocol/http.js';
 import { planBatch } from '../src/batch/plan.js';
 import { BatchRun, runBatch, type BatchOptions } from '../src/batch/runner.js';
 import { startMock, type MockOptions, type MockServer } from '../src/mock/index.js';

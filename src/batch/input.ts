@@ -5,11 +5,13 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { kindOfPath, type RequestKind } from '../engine/cost.js';
+import type { RequestKind } from '../engine/cost.js';
+import { checkBatchFields, readBatchId } from '../protocol/batch-line.js';
 import type { BatchErrorCode } from './codes.js';
 import { IdRegistry } from './ids.js';
 
 export { IdRegistry } from './ids.js';
+export { joinUrl, SUPPORTED_KINDS } from '../protocol/batch-line.js';
 
 /**
  * One non-blank line and its 1-based number in the file (blank lines count towards numbering). A line is
@@ -193,15 +195,6 @@ export type CheckedLine =
   /** `finished`: an earlier run finished this line (`--resume` skips it). */
   { ok: true; request: BatchRequest; finished: boolean } | { ok: false; bad: BadLine };
 
-/** Endpoints a Batch line may name. */
-export const SUPPORTED_KINDS: ReadonlySet<RequestKind> = new Set([
-  'chat',
-  'completions',
-  'embeddings',
-  'responses',
-]);
-const SUPPORTED_URLS = '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses';
-
 /**
  * Checks input lines one by one. Ids go into an {@link IdRegistry} (shared with the resume state, which
  * says which lines an earlier run finished).
@@ -239,29 +232,9 @@ export class LineChecker {
       ok: false,
       bad: { line, customId, code, message: `line ${line}: ${message}` },
     });
-    let value: unknown;
-    try {
-      value = JSON.parse(raw.text);
-    } catch (err) {
-      return bad(
-        'invalid_json',
-        `not JSON (${(err as Error).message}). Each line must be one JSON object: {"custom_id":…,"method":"POST","url":…,"body":{…}}.`,
-      );
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return bad(
-        'invalid_line',
-        `expected a JSON object like {"custom_id":…,"method":"POST","url":…,"body":{…}}, got ${describeJson(value)}.`,
-      );
-    }
-    const record = value as Record<string, unknown>;
-    const id = record['custom_id'];
-    if (id === undefined || id === null || id === '') {
-      return bad('missing_custom_id', 'no "custom_id". Give every line a unique "custom_id" string.');
-    }
-    if (typeof id !== 'string') {
-      return bad('invalid_line', `"custom_id" must be a string, got ${describeJson(id)}.`);
-    }
+    const read = readBatchId(raw.text);
+    if (!read.ok) return bad(read.code, read.message, read.customId);
+    const id = read.customId;
     const seen = this.#ids.see(id, line);
     if (seen.firstLine !== undefined) {
       const firstBad = this.#badFirst.get(id);
@@ -274,51 +247,8 @@ export class LineChecker {
       );
     }
     this.#firstSeen = id;
-    const method = record['method'];
-    if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
-      return bad('unsupported_method', `"method" must be "POST", got ${describeJson(method)}.`, id);
-    }
-    const url = record['url'];
-    const kind = typeof url === 'string' && url.startsWith('/') ? kindOfPath(url) : 'other';
-    if (typeof url !== 'string' || !SUPPORTED_KINDS.has(kind)) {
-      return bad('unsupported_url', `"url" must be ${SUPPORTED_URLS}, got ${describeJson(url)}.`, id);
-    }
-    const body = record['body'];
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return bad(
-        'invalid_line',
-        `"body" must be a JSON object (the request body), got ${describeJson(body)}.`,
-        id,
-      );
-    }
-    if ((body as Record<string, unknown>)['stream'] === true) {
-      return bad(
-        'invalid_line',
-        '"body.stream" is true, but a Batch request is answered whole. Remove "stream" from the body.',
-        id,
-      );
-    }
-    return {
-      ok: true,
-      request: { line, customId: id, url, kind, body: body as Record<string, unknown> },
-      finished: seen.finished,
-    };
+    const checked = checkBatchFields(read.record, id);
+    if (!checked.ok) return bad(checked.code, checked.message, checked.customId);
+    return { ok: true, request: { line, ...checked.request }, finished: seen.finished };
   }
-}
-
-function describeJson(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
-
-/**
- * Joins a line's `url` to the base URL the way the SDKs do: the SDK's base URL ends in `/v1` and its
- * paths do not repeat it, so a leading `/v1` of the line's url is dropped
- * (`http://h:p/v1` + `/v1/chat/completions` → `http://h:p/v1/chat/completions`).
- */
-export function joinUrl(baseUrl: string, url: string): string {
-  const base = baseUrl.replace(/\/+$/, '');
-  const path = url.startsWith('/v1/') ? url.slice(3) : url;
-  return `${base}${path}`;
 }

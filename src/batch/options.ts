@@ -7,7 +7,7 @@ import type { EngineOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import { type OptionsInput, type OptionTable, type ResolvedOptions } from '../formats/options.js';
 import { boolean, custom, duration, oneOf, positive, text, whole } from '../formats/option-kinds.js';
-import type { Transport } from './http.js';
+import type { Transport } from '../protocol/http.js';
 import type { LaneProgress } from './progress.js';
 
 /** Tuning of the runner that is not an option. */

@@ -16,7 +16,7 @@ import type { AttemptResult, EngineRequest } from '../engine/request.js';
 import { SluiceError } from '../engine/errors.js';
 import { adaptRequest } from '../protocol/adapt.js';
 import { checkFresh, checkPaths } from './files.js';
-import { httpTransport, type Transport } from './http.js';
+import { httpTransport, toAttempt, type Answer, type Transport } from '../protocol/http.js';
 import { countLines, joinUrl, LineChecker, readLines, type BatchRequest } from './input.js';
 import { FileLock } from './lock.js';
 import {
@@ -31,7 +31,7 @@ import { keyRedactor, type Redactor } from './redact.js';
 import { checkOptions } from './preflight.js';
 import { loadResumeState, type ResumeState } from './resume.js';
 import { RunStop, RunStopped, type Item } from './stop.js';
-import { answerVerdict, errorVerdict, toAttempt, type Answer, type Verdict } from './verdict.js';
+import { answerVerdict, errorVerdict, type Verdict } from './verdict.js';
 
 export {
   BATCH_DEFAULTS,

@@ -3,24 +3,14 @@
  * alone: a result for the output, a failure for the errors file (with its code and a message a CLI user
  * can act on), and whether the run must stop. Pure: the runner records and acts on the verdict.
  */
-import { usageFromBody } from '../engine/cost.js';
-import type { AttemptResult } from '../engine/request.js';
 import type { SluiceError } from '../engine/errors.js';
 import type { BatchResponse } from '../formats/batch-lines.js';
 import type { BatchErrorCode } from './codes.js';
-import type { HttpAnswer } from './http.js';
+import type { Answer } from '../protocol/http.js';
 import { describeBody, failureMessage, quotaDetail, snippet } from './messages.js';
 import type { StopInfo } from './options.js';
 
-/** One HTTP answer as the runner keeps it. */
-export interface Answer {
-  status: number;
-  requestId: string | null;
-  /** The JSON body; the text when it was not JSON. */
-  body: unknown;
-  /** The body as received, when it was not JSON. */
-  text?: string;
-}
+export type { Answer } from '../protocol/http.js';
 
 export type Verdict =
   | { kind: 'succeeded'; response: BatchResponse }
@@ -35,27 +25,6 @@ export type Verdict =
     }
   /** Not sent after all (the quota was spent before it went); the run stops. */
   | { kind: 'not_attempted'; stop: StopInfo };
-
-/** Turns the transport's answer into one attempt's result for the engine. */
-export function toAttempt(res: HttpAnswer): AttemptResult<Answer> {
-  const parsed = parseJson(res.text);
-  const requestId = res.headers['x-request-id'];
-  const answer: Answer = {
-    status: res.status,
-    requestId: typeof requestId === 'string' ? requestId : null,
-    body: parsed === undefined ? res.text : parsed,
-    ...(parsed === undefined ? { text: res.text } : {}),
-  };
-  const ok = res.status >= 200 && res.status < 300;
-  const usage = ok ? usageFromBody(parsed) : undefined;
-  return {
-    status: res.status,
-    headers: res.headers,
-    ...(ok ? {} : { body: answer.body }),
-    value: answer,
-    ...(usage ? { usage } : {}),
-  };
-}
 
 /** The verdict on a final answer: a success, or a 4xx the engine passed through. */
 export function answerVerdict(answer: Answer, outcome: 'success' | 'fatal'): Verdict {
@@ -125,12 +94,4 @@ export function errorVerdict(err: SluiceError, sent: boolean): Verdict {
     response,
     ...(err.code === 'upstream_error' ? { upstreamDown: `last: ${message}` } : {}),
   };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

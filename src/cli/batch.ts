@@ -26,7 +26,7 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
  * The emulator behind `--base-url mock`: OpenAI's default-tier-like limits with a one-second burst and a
  * little latency, so pacing and the progress bar are visible on a small file.
  */
-const EMBEDDED_MOCK: MockOptions = {
+export const EMBEDDED_MOCK: MockOptions = {
   rpm: MOCK_DEFAULTS.rpm,
   tpm: MOCK_DEFAULTS.tpm,
   burstSeconds: 1,

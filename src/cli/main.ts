@@ -6,6 +6,8 @@ import { registerMock } from './mock.js';
 import { registerHashKey } from './hash-key.js';
 import { registerLimits } from './limits.js';
 import { registerServe } from './serve.js';
+import { registerEnqueue } from './enqueue.js';
+import { registerWorker } from './worker.js';
 
 const program = new Command();
 program
@@ -22,6 +24,8 @@ registerBatch(program);
 registerMock(program);
 registerServe(program);
 registerLimits(program);
+registerWorker(program);
+registerEnqueue(program);
 registerHashKey(program);
 
 await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 /**
- * How the batch runner reaches the API: one POST, the whole answer read as text. Built on `node:http`
+ * How the shells that send whole requests (`sluice batch`, `sluice worker`) reach the API: one POST, the
+ * whole answer read as text, and that answer as one attempt's result for the engine. Built on `node:http`
  * and `node:https` with a keep-alive pool rather than `fetch`: a batch holds hundreds of requests in
  * flight for hours, and on Node.js 20 `fetch` costs about twice the memory and three times the CPU per
  * request (measured: 30,000 requests, 256 in flight, 184 MB and 20 s against 89 MB and 6 s).
@@ -8,6 +9,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { usageFromBody } from '../engine/cost.js';
+import type { AttemptResult } from '../engine/request.js';
 
 export interface HttpAnswer {
   status: number;
@@ -95,4 +98,43 @@ export function httpTransport(options: HttpTransportOptions): Transport & { clos
       https.destroy();
     },
   });
+}
+
+/** One HTTP answer as the shells keep it. */
+export interface Answer {
+  status: number;
+  requestId: string | null;
+  /** The JSON body; the text when it was not JSON. */
+  body: unknown;
+  /** The body as received, when it was not JSON. */
+  text?: string;
+}
+
+/** Turns the transport's answer into one attempt's result for the engine. */
+export function toAttempt(res: HttpAnswer): AttemptResult<Answer> {
+  const parsed = parseJson(res.text);
+  const requestId = res.headers['x-request-id'];
+  const answer: Answer = {
+    status: res.status,
+    requestId: typeof requestId === 'string' ? requestId : null,
+    body: parsed === undefined ? res.text : parsed,
+    ...(parsed === undefined ? { text: res.text } : {}),
+  };
+  const ok = res.status >= 200 && res.status < 300;
+  const usage = ok ? usageFromBody(parsed) : undefined;
+  return {
+    status: res.status,
+    headers: res.headers,
+    ...(ok ? {} : { body: answer.body }),
+    value: answer,
+    ...(usage ? { usage } : {}),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
