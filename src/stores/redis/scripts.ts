@@ -31,6 +31,11 @@ export const SCRIPTS: { readonly [K in ScriptName]: LuaScript } = {
   snapshot: loadScript('snapshot'),
   clear: loadScript('clear'),
   heartbeat: loadScript('heartbeat'),
+  release: loadScript('release'),
+  renew: loadScript('renew'),
+  trip: loadScript('trip'),
+  untrip: loadScript('untrip'),
+  learn: loadScript('learn'),
 };
 
 /** Thrown when Redis does not answer within the command timeout. */
