@@ -27,6 +27,8 @@ interface LaneState {
   trip: Trip | undefined;
   /** When the waiting interactive (0) and default (1) requests expect to fit; 0 when none waits. */
   waits: [number, number];
+  /** Who registered each wait. */
+  owners: [string, string];
   /** Leased concurrency slots: id → lease end. */
   slots: Map<string, number> | undefined;
 }
@@ -68,6 +70,7 @@ export class MemoryStore implements Store {
         touched: now,
         trip: undefined,
         waits: [0, 0],
+        owners: ['', ''],
         slots: undefined,
       };
       this.#lanes.set(lane, state);
@@ -103,9 +106,9 @@ export class MemoryStore implements Store {
     for (let r = 0; r < rank && r < 2; r++) {
       const due = state.waits[r]!;
       if (due === 0) continue;
-      if (now < due + PRIORITY_GRACE_MS)
+      if (now >= due + PRIORITY_GRACE_MS) state.waits[r] = 0;
+      else if (state.owners[r] !== claim?.owner)
         return refusal(due > now ? due - now : PRIORITY_POLL_MS, 'priority', learned);
-      state.waits[r] = 0;
     }
     let worst = 0;
     let blockedBy: string | undefined;
@@ -137,7 +140,12 @@ export class MemoryStore implements Store {
     }
     if (worst > 0) {
       if (claim && rank < 2 && index >= claim.own && worst !== Infinity) {
-        state.waits[rank] = Math.max(state.waits[rank]!, now + worst);
+        const due = now + worst;
+        const prior = state.waits[rank]!;
+        if (prior === 0 || due > prior || now >= prior + PRIORITY_GRACE_MS) {
+          state.waits[rank] = due;
+          state.owners[rank] = claim.owner;
+        }
       }
       return refusal(worst, blockedBy, learned);
     }
@@ -146,9 +154,14 @@ export class MemoryStore implements Store {
       if (c) state.buckets.set(spec.id, charge(spec, state.buckets.get(spec.id), c, now));
     }
     if (slot) state.slots!.set(slot.id, now + this.#leaseMs);
-    if (claim?.last && rank < 2) state.waits[rank] = 0;
-    if (trip) trip.probeAt = now + trip.intervalMs;
-    return learned === undefined ? { ok: true, waitMs: 0 } : { ok: true, waitMs: 0, learned };
+    if (claim?.last && rank < 2 && state.owners[rank] === claim.owner) state.waits[rank] = 0;
+    const ok: Reservation =
+      learned === undefined ? { ok: true, waitMs: 0 } : { ok: true, waitMs: 0, learned };
+    if (trip) {
+      trip.probeAt = now + trip.intervalMs;
+      ok.probe = true;
+    }
+    return ok;
   }
 
   release(lane: string, slotId: string, _now: number): void {

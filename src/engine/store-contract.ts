@@ -162,12 +162,11 @@ export function storeContract(
       await store.close?.();
     });
 
-    const claim = (rank: number, extra: Partial<Claim> = {}): Claim => ({
-      rank,
-      own: 0,
-      last: false,
-      ...extra,
-    });
+    // Claims of two callers ("processes"): A waits at a higher class, B floods at a lower one.
+    const claim = (rank: number, extra: Partial<Claim> = {}): Claim => {
+      const base: Claim = { rank, own: 0, last: false, owner: rank === 0 ? 'A' : 'B' };
+      return Object.assign(base, extra);
+    };
     const perMinute = [bucket('requests', 60, MINUTE_MS, 1000)];
 
     it('leases at most `max` concurrency slots, frees one on release, and lets an unreleased lease lapse', async () => {
@@ -204,7 +203,7 @@ export function storeContract(
         trip: { message: 'quota gone', code: 'insufficient_quota' },
       });
       expect(refused.waitMs).toBeCloseTo(4000);
-      expect((await store.reserve(l, buckets, { requests: 1 }, 5000)).ok).toBe(true);
+      expect(await store.reserve(l, buckets, { requests: 1 }, 5000)).toMatchObject({ ok: true, probe: true });
       const next = await store.reserve(l, buckets, { requests: 1 }, 5001);
       expect(next).toMatchObject({ ok: false, blockedBy: 'tripped' });
       expect(next.waitMs).toBeCloseTo(4999);
@@ -255,6 +254,13 @@ export function storeContract(
       );
       // The last interactive request went: batch goes next.
       expect((await store.reserve(l, perMinute, { requests: 1 }, 2000, claim(2))).ok).toBe(true);
+      // A caller never yields to its own waits (its queue orders its classes).
+      const l2 = lane();
+      await store.reserve(l2, perMinute, { requests: 1 }, 0, claim(0));
+      expect((await store.reserve(l2, perMinute, { requests: 1 }, 0, claim(0))).ok).toBe(false);
+      expect((await store.reserve(l2, perMinute, { requests: 1 }, 1000, claim(2, { owner: 'A' }))).ok).toBe(
+        true,
+      );
       await store.close?.();
     });
 

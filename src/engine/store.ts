@@ -45,6 +45,8 @@ export interface Reservation {
    * older version reads the newer one with `learn`.
    */
   learned?: number;
+  /** When ok: this admission is a tripped lane's probe (a success should `untrip` it). */
+  probe?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export const PRIORITY_RANK = { interactive: 0, default: 1, batch: 2 } as const;
  *
  * Priority across processes: a reservation of class `rank` (0 or 1) that is refused by one of the
  * lane's own buckets or by concurrency registers that its class waits on the lane, until about when it
- * will fit. While a higher class waits, reservations of lower classes are refused with `blockedBy:
+ * will fit. While a higher class waits, reservations of lower classes by other owners are refused with `blockedBy:
  * 'priority'` (they wait until the higher class should be admitted, then poll every
  * {@link PRIORITY_POLL_MS}), so the room that frees goes to the higher class whichever process asks
  * first. Admitting the `last` waiting request of its class ends its class's wait at once; otherwise a
@@ -71,6 +73,11 @@ export interface Claim {
   own: number;
   /** Whether this is the last request of its class waiting in this process. */
   last: boolean;
+  /**
+   * The caller's identity (one per engine). A caller never yields to waits it registered itself: its own
+   * queue orders its classes.
+   */
+  owner: string;
   /** A concurrency slot to lease: `id` unique per attempt, at most `max` leased on the lane at once. */
   slot?: { id: string; max: number };
 }

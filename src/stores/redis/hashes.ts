@@ -4,7 +4,7 @@
  * After editing `lua/<name>.lua`, run `sha1sum src/stores/redis/lua/<name>.lua` and paste the hash here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: '6c3a368b8fdc955f2e0d2c35492ca1b10103b179',
+  reserve: '35e247e4a96ddf7249a4be93946c5eb7755df94b',
   adjust: '200f3ebc93071c2d29d937aaca1ef274430d928f',
   raise: 'ad78485ad3a42b1b3b3233a0410d3b87251509f4',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',

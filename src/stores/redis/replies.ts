@@ -52,6 +52,7 @@ export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): R
   const bucketId = typeof index === 'number' ? buckets[index - 1]?.id : undefined;
   const r = reservationOf(code, Number(wait) / RESERVE_WAIT_SCALE, bucketId, reply);
   if (typeof version === 'number' && version > 0) r.learned = version;
+  if (code === RESERVE_CODE.charged && index === 1) r.probe = true;
   return r;
 }
 
@@ -120,7 +121,7 @@ type Arg = string | number;
 
 /**
  * reserve.lua's ARGV after the common head: the claim (rank, own, last, slot id, slots, lease ms, grace,
- * poll), n, then id, limit, window, capacity, margin, cost per bucket.
+ * poll, owner), n, then id, limit, window, capacity, margin, cost per bucket.
  */
 export function reserveArgs(
   head: readonly Arg[],
@@ -140,6 +141,7 @@ export function reserveArgs(
     leaseMs,
     PRIORITY_GRACE_MS,
     PRIORITY_POLL_MS,
+    claim?.owner ?? '',
     buckets.length,
   ];
   for (const spec of buckets) {

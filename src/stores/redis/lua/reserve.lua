@@ -3,7 +3,8 @@
 -- The math is src/engine/limits.ts (levelAt, waitFor with margin, charge) and the rules are
 -- src/engine/memory-store.ts (reserve); keep the three in step.
 -- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until,
---          ms), w0 / w1 (when the waiting interactive / default requests expect to fit, ms)
+--          ms), w0 / w1 (when the waiting interactive / default requests expect to fit, ms), o0 / o1
+--          (the instance that registered w0 / w1)
 -- KEYS[2]  the lane's shared hash: v (learned limits version), tp (trip: next probe at, ms), ti (probe
 --          interval, ms), tm (trip message), tc (trip code)
 -- KEYS[3]  the lane's leases: sorted set, member = slot id, score = lease end (ms)
@@ -18,11 +19,13 @@
 -- ARGV[9]  lease ms
 -- ARGV[10] grace ms: a registered wait lapses this long after the time it named
 -- ARGV[11] poll ms: how soon a refused caller should ask again once a wait is due or a slot is taken
--- ARGV[12] n, the number of buckets; then 6 values per bucket i (from ARGV[13 + 6 * (i - 1)]):
+-- ARGV[12] owner: the caller's instance id; a process never yields to waits it registered itself
+--          (its own queue orders its classes)
+-- ARGV[13] n, the number of buckets; then 6 values per bucket i (from ARGV[14 + 6 * (i - 1)]):
 --          id, limit (units per window), window ms, capacity (units), margin (units), cost (units)
 -- Returns  {code, wait, index, version, level 1, ..., level n [, trip message, trip code]}, integers but
 --          the trip's strings: code 0 = charged (wait 0, index 0); 1 = refused, fits after wait, index =
---          1-based bucket with the longest wait; 2 = never fits (cost above the capacity of bucket index,
+--          1-based bucket with the longest wait (index 1 on code 0: this admission is a trip's probe); 2 = never fits (cost above the capacity of bucket index,
 --          wait 0); 3 = cooling down for wait (index 0); 4 = tripped until the next probe in wait (the
 --          trip's message and code follow the levels); 5 = a higher class waits (index = its rank + 1);
 --          6 = every slot is leased. wait is in ns (ms x 1e6, rounded up); version = the learned limits'
@@ -41,14 +44,15 @@ local own = tonumber(ARGV[5])
 local slot = ARGV[7]
 local grace = tonumber(ARGV[10])
 local poll = tonumber(ARGV[11])
-local n = tonumber(ARGV[12])
-local B = 13
+local me = ARGV[12]
+local n = tonumber(ARGV[13])
+local B = 14
 
-local fields = { 'cd', 'w0', 'w1' }
+local fields = { 'cd', 'w0', 'w1', 'o0', 'o1' }
 for i = 1, n do
   local id = ARGV[B + 6 * (i - 1)]
-  fields[2 * i + 2] = 'l:' .. id
-  fields[2 * i + 3] = 't:' .. id
+  fields[2 * i + 4] = 'l:' .. id
+  fields[2 * i + 5] = 't:' .. id
 end
 local stored = redis.call('HMGET', key, unpack(fields))
 local shared = redis.call('HMGET', KEYS[2], 'v', 'tp', 'ti')
@@ -63,8 +67,8 @@ for i = 1, n do
   limits[i] = limit
   windows[i] = window
   costs[i] = tonumber(ARGV[base + 5])
-  local level = tonumber(stored[2 * i + 2])
-  local at = tonumber(stored[2 * i + 3])
+  local level = tonumber(stored[2 * i + 4])
+  local at = tonumber(stored[2 * i + 5])
   if level == nil or at == nil then
     level = 0
   else
@@ -87,16 +91,19 @@ if probeAt ~= nil and probeAt > t then
   return { 4, math.ceil((probeAt - t) * 1e6), 0, version, unpack(out) }
 end
 
--- A higher class waits: lower classes yield until it should have fitted, then poll, until it lapses.
+-- A higher class waits in another process: lower classes yield until it should have fitted, then
+-- poll, until it lapses.
 for r = 0, math.min(rank, 2) - 1 do
   local due = tonumber(stored[2 + r])
   if due ~= nil then
-    if t < due + grace then
+    if t >= due + grace then
+      redis.call('HDEL', key, 'w' .. r, 'o' .. r)
+      stored[2 + r] = false
+    elseif stored[4 + r] ~= me then
       local wait = poll
       if due > t then wait = due - t end
       return { 5, math.ceil(wait * 1e6), r + 1, version, unpack(out) }
     end
-    redis.call('HDEL', key, 'w' .. r)
   end
 end
 
@@ -141,8 +148,8 @@ if worst > 0 then
   if rank < 2 and blocked > own then
     local due = t + worst
     local prior = tonumber(stored[2 + rank])
-    if prior == nil or due > prior then
-      redis.call('HSET', key, 'w' .. rank, due)
+    if prior == nil or due > prior or t >= prior + grace then
+      redis.call('HSET', key, 'w' .. rank, due, 'o' .. rank, me)
       if redis.call('PTTL', key) < worst + grace then
         redis.call('PEXPIRE', key, math.ceil(worst + grace + idle))
       end
@@ -170,8 +177,8 @@ for i = 1, n do
   end
   ttl = math.max(ttl, windows[i], level * windows[i] / limits[i])
 end
-if ARGV[6] == '1' and rank < 2 then
-  redis.call('HDEL', key, 'w' .. rank)
+if ARGV[6] == '1' and rank < 2 and stored[4 + rank] == me then
+  redis.call('HDEL', key, 'w' .. rank, 'o' .. rank)
 end
 if #writes > 0 then
   redis.call('HSET', key, unpack(writes))
@@ -185,5 +192,6 @@ end
 if probeAt ~= nil then
   -- This admission is the trip's probe; the next one goes an interval later.
   redis.call('HSET', KEYS[2], 'tp', t + (tonumber(shared[3]) or 60000))
+  return { 0, 0, 1, version, unpack(out) }
 end
 return { 0, 0, 0, version, unpack(out) }
