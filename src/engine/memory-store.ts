@@ -29,6 +29,8 @@ interface LaneState {
   waits: [number, number];
   /** Who registered each wait. */
   owners: [string, string];
+  /** The version of the lane's learned limits (kept in `#learned`, which outlives `clear`); 0 for none. */
+  learned: number;
   /** Leased concurrency slots: id → lease end. */
   slots: Map<string, number> | undefined;
 }
@@ -71,6 +73,7 @@ export class MemoryStore implements Store {
         trip: undefined,
         waits: [0, 0],
         owners: ['', ''],
+        learned: this.#learned.get(lane)?.version ?? 0,
         slots: undefined,
       };
       this.#lanes.set(lane, state);
@@ -94,7 +97,7 @@ export class MemoryStore implements Store {
     claim?: Claim,
   ): Reservation {
     const state = this.#lane(lane, now);
-    const learned = this.#learned.get(lane)?.version;
+    const learned = state.learned === 0 ? undefined : state.learned;
     if (state.cooldownUntil > now) return refusal(state.cooldownUntil - now, 'cooldown', learned);
     const trip = state.trip;
     if (trip && trip.probeAt > now) {
@@ -184,6 +187,8 @@ export class MemoryStore implements Store {
     if (record !== undefined && version === current) {
       const copy = structuredClone(record);
       this.#learned.set(lane, { version: current + 1, record: copy });
+      const state = this.#lanes.get(lane);
+      if (state) state.learned = current + 1;
       return { applied: true, version: current + 1, record: structuredClone(copy) };
     }
     return stored
