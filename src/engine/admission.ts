@@ -60,7 +60,7 @@ export class Admission {
   /** Reads what a reservation says beyond this run: newer learned limits, a lease, a shared probe. */
   #took(run: Run<unknown>, claim: Claim, r: Reservation): void {
     const { lane } = run;
-    if (r.learned !== undefined && r.learned > lane.learnedVersion) this.#learner.sync(lane, r.learned);
+    if (r.learned !== undefined && r.learned > lane.learnedVersion) void this.#learner.sync(lane, r.learned);
     if (!r.ok) return;
     if (claim.slot) run.slot = claim.slot.id;
     if (r.probe) lane.sharedProbe = true;
@@ -97,7 +97,12 @@ export class Admission {
         const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now(), claim);
         const reservation = pending instanceof Promise ? await pending : pending;
         this.#took(run, claim, reservation);
-        if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
+        if (lane.syncing && buckets.length === 0) {
+          // A lane this process knows nothing of yet, that others learned: read what they learned first
+          // and wait in line with those limits, rather than go unmetered.
+          if (reservation.ok) await this.#undo(run, buckets);
+          await lane.syncing;
+        } else if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
           run.occupy();
           admitted = true;
         } else if (reservation.ok) {

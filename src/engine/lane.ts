@@ -104,8 +104,8 @@ export class Lane {
   lastUsed = 0;
   /** The version of the store's learned limits this lane holds (0: none read or written yet). */
   learnedVersion = 0;
-  /** A read of the store's learned limits is on its way. */
-  syncing = false;
+  /** A read of the store's learned limits on its way. */
+  syncing: Promise<void> | undefined;
   /** This process's admission was a shared trip's probe: a success untrips the lane in the store. */
   sharedProbe = false;
 

@@ -87,17 +87,16 @@ export class Learner {
    * Reads the store's learning when a reservation showed a version newer than the lane's. At most one
    * read per lane at a time.
    */
-  sync(lane: Lane, version: number): void {
+  sync(lane: Lane, version: number): Promise<void> {
     const store = this.#ctx.store;
-    if (!store.learn || lane.syncing || version <= lane.learnedVersion) return;
-    lane.syncing = true;
-    void Promise.resolve(store.learn(lane.id, lane.learnedVersion, undefined, this.#ctx.clock.now())).then(
-      (answer) => {
-        lane.syncing = false;
-        this.#adopt(lane, answer);
-      },
-      () => (lane.syncing = false),
-    );
+    if (!store.learn || version <= lane.learnedVersion) return Promise.resolve();
+    if (lane.syncing) return lane.syncing;
+    const read = Promise.resolve(store.learn(lane.id, lane.learnedVersion, undefined, this.#ctx.clock.now()))
+      .then((answer) => this.#adopt(lane, answer))
+      .catch(() => {})
+      .finally(() => (lane.syncing = undefined));
+    lane.syncing = read;
+    return read;
   }
 
   /** Takes the store's answer: a newer learning replaces the lane's (limits and tightened bursts). */

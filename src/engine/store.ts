@@ -83,7 +83,7 @@ export interface Claim {
 }
 
 /** How long a registered wait of a higher class outlives the time it named. */
-export const PRIORITY_GRACE_MS = 250;
+export const PRIORITY_GRACE_MS = 1000;
 /** How often a lower class asks again once a higher class's wait is due (and how often a full lane's slots are polled). */
 export const PRIORITY_POLL_MS = 10;
 
