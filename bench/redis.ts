@@ -6,7 +6,8 @@
  * By default the benchmark starts its own `redis-server` on a free port (no persistence), so that nothing
  * else on the machine talks to it; `--url redis://…` uses another. Options: `--quick` (smaller counts),
  * `--concurrency N` (workers per process, default 64), `--repeats N` (default 3; the median is shown),
- * `--part 1,2,3` (default all: 1 decisions per second, 2 distributed accuracy, 3 the outage run).
+ * `--part 1,2,3,4` (default all: 1 decisions per second, 2 distributed accuracy, 3 the outage run,
+ * 4 priority across processes).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { prepare, SCENARIOS, type RunOptions, type RunResult, type Scenario } from './lib/redis-admission.js';
-import { benchAccuracy, benchOutage, type Workload } from './lib/redis-accuracy.js';
+import { benchAccuracy, benchOutage, benchPriority, type Workload } from './lib/redis-accuracy.js';
 import { fmt, median, pct } from './lib/stats.js';
 import { table } from './lib/table.js';
 
@@ -28,7 +29,13 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { url: undefined, quick: false, concurrency: 64, repeats: 3, parts: new Set([1, 2, 3]) };
+  const args: Args = {
+    url: undefined,
+    quick: false,
+    concurrency: 64,
+    repeats: 3,
+    parts: new Set([1, 2, 3, 4]),
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -43,12 +50,12 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--part' || arg === '--parts') {
       const v = value();
       const parts = v.split(',').map(Number);
-      if (parts.some((p) => ![1, 2, 3].includes(p)))
-        throw new Error(`Expected --part to list parts from 1 to 3, like "--part 2,3"; got "${v}".`);
+      if (parts.some((p) => ![1, 2, 3, 4].includes(p)))
+        throw new Error(`Expected --part to list parts from 1 to 4, like "--part 2,3"; got "${v}".`);
       args.parts = new Set(parts);
     } else
       throw new Error(
-        `Unknown argument "${arg}". Use --url, --quick, --concurrency N, --repeats N, --part 1,2,3.`,
+        `Unknown argument "${arg}". Use --url, --quick, --concurrency N, --repeats N, --part 1,2,3,4.`,
       );
   }
   if (!(args.concurrency >= 1) || !(args.repeats >= 1)) {
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
     if (args.parts.has(1)) await partDecisions(args, url, admin);
     if (args.parts.has(2)) await partAccuracy(args, url);
     if (args.parts.has(3)) await partOutage(args);
+    if (args.parts.has(4)) await partPriority(url);
   } finally {
     admin.disconnect();
     server?.stop();
@@ -286,6 +294,41 @@ async function partAccuracy(args: Args, url: string): Promise<void> {
   );
   console.log(
     "\nLimit used: requests the emulator admitted ÷ (burst + rate × wall time). Worst window: over every run of consecutive whole seconds of the emulator's own per-second counts, the one closest to its allowance (burst + rate × seconds); the emulator answers 429 to anything beyond its bucket in any case.",
+  );
+}
+
+/** Part 4: interactive requests beside a batch flood, in one process and across two. */
+async function partPriority(url: string): Promise<void> {
+  console.log(
+    '\n## 4. Priority across processes\n\nOne lane at 60,000 TPM with a 1 s burst (1,000 tokens at once, then 1,000 a second), kept full by a flood of small requests (about 50 tokens, 32 at once); five interactive requests of about 600 tokens, one every 400 ms, from the benchmark process. Small requests fit first in a refilling bucket, so without a class between them the large ones wait for a gap the flood never leaves.\n',
+  );
+  const rows: string[][] = [];
+  for (const where of ['same process', 'other process', 'other process, same class'] as const) {
+    const r = await benchPriority(url, where);
+    rows.push([
+      where === 'same process'
+        ? 'flood at batch, same process'
+        : where === 'other process'
+          ? 'flood at batch, another process'
+          : 'flood at interactive, another process',
+      fmt(median(r.waits)),
+      fmt(Math.max(...r.waits)),
+      fmt(r.floodMeanwhile / Math.max(1, r.waits.length), 1),
+    ]);
+  }
+  console.log(
+    table(
+      [
+        'setup',
+        { title: 'interactive wait, median ms', align: 'right' },
+        { title: 'max ms', align: 'right' },
+        { title: 'flood requests sent meanwhile, per interactive', align: 'right' },
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    '\nWait: from the interactive request joining its queue to its admission (engine events). An interactive request needs about 700 tokens free (its cost and the safety margin): 0.6 to 0.7 s of the rate when the flood has filled the bucket.',
   );
 }
 

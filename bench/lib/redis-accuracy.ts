@@ -5,6 +5,8 @@
  * - Accuracy: how much of the limit they used together, whether any window (the burst included) saw more
  *   than the limit allows, how far from the theoretical minimum they finished, and what share of attempts
  *   the emulator answered 429.
+ * - Priority: a flood of small `batch` requests and a few large `interactive` ones on one lane, in one
+ *   process or in two, with and without a class between them; how long the interactive ones waited.
  * - Outage: Redis is killed for a few seconds in the middle of the run and started again (empty), once per
  *   fallback; what the three admitted meanwhile, against what the limit allows for that span.
  */
@@ -12,7 +14,9 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createFetch, type SluiceFetch } from '../../src/index.js';
 import { startMock, type MockServer } from '../../src/mock/index.js';
+import { createRedisStore } from '../../src/stores/redis/index.js';
 import type { WorkerResult, WorkerTask } from './redis-worker.js';
 
 const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url));
@@ -62,6 +66,7 @@ interface Worker {
   ready: Promise<void>;
   result: Promise<WorkerResult>;
   go(): void;
+  kill(): void;
 }
 
 function worker(task: WorkerTask): Worker {
@@ -69,16 +74,29 @@ function worker(task: WorkerTask): Worker {
   let onReady!: () => void;
   let onResult!: (r: WorkerResult) => void;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
+  let killed = false;
   const result = new Promise<WorkerResult>((resolve, reject) => {
     onResult = resolve;
-    proc.once('exit', (code) => code !== 0 && reject(new Error(`bench worker exited with ${code}`)));
+    proc.once(
+      'exit',
+      (code) => code !== 0 && !killed && reject(new Error(`bench worker exited with ${code}`)),
+    );
   });
+  result.catch(() => {});
   proc.on('message', (m: { ready?: boolean; result?: WorkerResult }) => {
     if (m.ready) onReady();
     if (m.result) onResult(m.result);
   });
   proc.send(task);
-  return { ready, result, go: () => proc.send('go') };
+  return {
+    ready,
+    result,
+    go: () => proc.send('go'),
+    kill: () => {
+      killed = true;
+      proc.kill('SIGKILL');
+    },
+  };
 }
 
 export interface Workload {
@@ -243,4 +261,101 @@ export async function benchOutage(
     await mock.close();
     await redis.kill();
   }
+}
+
+export interface PriorityRow {
+  setup: string;
+  /** Each interactive request's wait for admission, ms. */
+  waits: number[];
+  /** Flood requests the emulator received while the interactive ones waited, in all. */
+  floodMeanwhile: number;
+}
+
+/**
+ * Five interactive requests (about 600 tokens each), one every 400 ms, while a flood of small requests
+ * (about 50 tokens) keeps the lane full: 60,000 TPM with a 1 s burst. `where`: the flood in the same
+ * process (the engine's own queue orders them), or in another process at `batch`, or in another process
+ * in the same class as the interactive requests (no priority between them).
+ */
+export async function benchPriority(
+  redisUrl: string,
+  where: 'same process' | 'other process' | 'other process, same class',
+): Promise<PriorityRow> {
+  const mock = await startMock({ rpm: 1_000_000, tpm: 60_000, burstSeconds: 1 });
+  const prefix = `sluice-bench-prio:${randomBytes(4).toString('hex')}:`;
+  const store = createRedisStore({ url: redisUrl, prefix });
+  const queuedAt = new Map<number, [number, number]>();
+  const waits: number[] = [];
+  let floodMeanwhile = 0;
+  const f: SluiceFetch = createFetch({
+    store,
+    onEvent: (e) => {
+      if (e.type === 'queued' && e.priority === 'interactive')
+        queuedAt.set(e.id, [e.at, mock.stats().received]);
+      if (e.type === 'admitted' && queuedAt.has(e.id)) {
+        const [at, received] = queuedAt.get(e.id)!;
+        waits.push(e.at - at);
+        floodMeanwhile += mock.stats().received - received;
+      }
+    },
+  });
+  const ask = (priority: string, maxTokens: number, i: number) =>
+    f(`${mock.url}/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer sk-bench-prio',
+        'content-type': 'application/json',
+        'x-sluice-priority': priority,
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: `question ${i}` }],
+        max_tokens: maxTokens,
+      }),
+    }).then((r) => r.arrayBuffer());
+  let stop = false;
+  let flood: Worker | undefined;
+  const floods: Promise<void>[] = [];
+  try {
+    await ask('default', 5, -1); // warm-up, and the lane's limits learned
+    if (where === 'same process') {
+      let i = 0;
+      for (let k = 0; k < 32; k++)
+        floods.push(
+          (async () => {
+            while (!stop) await ask('batch', 40, i++);
+          })(),
+        );
+    } else {
+      const warm = await startMock({});
+      flood = worker({
+        base: mock.url,
+        warmBase: warm.url,
+        redisUrl,
+        prefix,
+        // About 10 s of the lane: it outlasts the interactive requests unless they wait for all of it.
+        count: 200,
+        concurrency: 32,
+        onOutage: 'local-share',
+        priority: where === 'other process' ? 'batch' : 'interactive',
+        maxTokens: 40,
+        apiKey: 'sk-bench-prio',
+      });
+      await flood.ready;
+      await warm.close();
+      flood.go();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (let i = 0; i < 5; i++) {
+      await ask('interactive', 600, i);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+  } finally {
+    stop = true;
+    flood?.kill();
+    await Promise.allSettled(floods);
+    await f.engine.close();
+    await mock.close();
+  }
+  return { setup: where, waits, floodMeanwhile };
 }

@@ -15,6 +15,12 @@ export interface WorkerTask {
   count: number;
   concurrency: number;
   onOutage: 'local-share' | 'fail-closed';
+  /** The requests' priority class. @default 'default' */
+  priority?: 'interactive' | 'default' | 'batch';
+  /** max_tokens of every request. @default 5 */
+  maxTokens?: number;
+  /** The API key (with the upstream and the model, the lane). @default 'sk-bench-redis' */
+  apiKey?: string;
 }
 
 export interface WorkerResult {
@@ -41,11 +47,15 @@ process.once('message', (task: WorkerTask) => {
   const ask = (base: string, i: number) =>
     f(`${base}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: 'Bearer sk-bench-redis', 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${task.apiKey ?? 'sk-bench-redis'}`,
+        'content-type': 'application/json',
+        'x-sluice-priority': task.priority ?? 'default',
+      },
       body: JSON.stringify({
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: `question ${process.pid}-${i}` }],
-        max_tokens: 5,
+        max_tokens: task.maxTokens ?? 5,
       }),
     });
   const ready = async () => {
