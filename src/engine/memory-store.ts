@@ -106,11 +106,11 @@ export class MemoryStore implements Store {
       return r;
     }
     const rank = claim?.rank ?? 1;
-    for (let r = 0; r < rank && r < 2; r++) {
-      const due = state.waits[r]!;
-      if (due === 0) continue;
-      if (now >= due + PRIORITY_GRACE_MS) state.waits[r] = 0;
-      else if (state.owners[r] !== claim?.owner)
+    const waits = state.waits;
+    if (waits[0] !== 0 || waits[1] !== 0) this.#lapse(state, now);
+    for (let r = 0; r < rank && r < 2 && (waits[0] !== 0 || waits[1] !== 0); r++) {
+      const due = waits[r]!;
+      if (due !== 0 && state.owners[r] !== claim?.owner)
         return refusal(due > now ? due - now : PRIORITY_POLL_MS, 'priority', learned);
     }
     let worst = 0;
@@ -165,6 +165,14 @@ export class MemoryStore implements Store {
       ok.probe = true;
     }
     return ok;
+  }
+
+  /** Forgets registered waits that lapsed ({@link PRIORITY_GRACE_MS} past the time they named). */
+  #lapse(state: LaneState, now: number): void {
+    for (let r = 0; r < 2; r++) {
+      const due = state.waits[r]!;
+      if (due !== 0 && now >= due + PRIORITY_GRACE_MS) state.waits[r] = 0;
+    }
   }
 
   release(lane: string, slotId: string, _now: number): void {
