@@ -117,7 +117,7 @@ describe('sluice batch processes sharing one lane through Redis', () => {
     const tags = ['a', 'b', 'c'];
     const runs = tags.map((t) => batch(dir, t, input(dir, t, 40), mock!.url, ['--quiet']));
     await Promise.all(runs.map((r) => r.exit));
-    expect(mock.stats().rejected.total).toBeGreaterThan(5);
+    expect(mock.stats().rejected.total).toBeGreaterThan(0);
   });
 });
 
