@@ -47,7 +47,16 @@ export {
 export { PRIORITIES, type EventListener, type Priority, type SluiceEvent } from './engine/events.js';
 export { ManualClock, systemClock, type Clock } from './engine/clock.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
-export type { Store, Reservation, LaneSnapshot } from './engine/store.js';
+export {
+  PRIORITY_RANK,
+  type Claim,
+  type LaneSnapshot,
+  type Learned,
+  type LearnedLimits,
+  type Reservation,
+  type Store,
+  type TripRecord,
+} from './engine/store.js';
 export type { BucketSpec, CostVector } from './engine/limits.js';
 export { MemoryStore, type MemoryStoreOptions } from './engine/memory-store.js';
 export { estimateCost, type RequestCost, type Usage } from './engine/cost.js';

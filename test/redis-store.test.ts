@@ -56,7 +56,7 @@ function make(options: RedisStoreOptions = {}): RedisStore {
   return store;
 }
 
-storeContract('redis (caller time)', () => make());
+storeContract('redis (caller time)', (options) => make(options ? { instanceTtlMs: options.leaseMs } : {}));
 
 /** Every bucket kind a lane can have: RPM, TPM, RPD, TPD, input and output tokens per minute. */
 const sixBuckets: BucketSpec[] = [

@@ -1,12 +1,16 @@
 /**
  * `time: 'redis'` (the default): the bucket math runs on Redis's clock, so processes whose clocks differ
+ * (stores in this process, and two spawned processes with injected clocks, against the emulator)
  * share a lane exactly; the caller's `now` only translates cooldown times into the caller's own clock.
  * The injected clocks below are seconds apart on purpose. Bounds that depend on how long the test took
  * are computed from the time it measured, so a slow machine cannot break them.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bucket, DAY_MS, MINUTE_MS } from '../src/engine/limits.js';
+import { startMock } from '../src/mock/index.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/stores/redis/index.js';
 import { freshPrefix, REDIS_URL, removeKeys, sharedRedis } from './support/redis.js';
 
@@ -110,5 +114,60 @@ describe('Redis time', () => {
     await b.cooldown('lane', B + 1000, B);
     const after = (await a.snapshot('lane', specs, A)).cooldownUntil;
     expect(after).toBeGreaterThanOrEqual(A + 5000 - (performance.now() - started + 1));
+  });
+});
+
+const SKEW_PROCESS = fileURLToPath(new URL('./support/skew-process.mjs', import.meta.url));
+
+interface Skewed {
+  ready: Promise<void>;
+  go(): void;
+  statuses: Promise<number[]>;
+}
+
+/** Starts skew-process.mjs; `go()` once it is ready; `statuses` are what it printed at its end. */
+function skewed(base: string, prefix: string, offsetMs: number, time: string): Skewed {
+  const child = spawn(process.execPath, [SKEW_PROCESS, base, prefix, String(offsetMs), '30', time], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.startsWith('ready\n')) onReady();
+  });
+  const statuses = new Promise<number[]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`skew-process exited ${code}`));
+      resolve(JSON.parse(out.slice('ready\n'.length)) as number[]);
+    });
+  });
+  return { ready, go: () => child.stdin.end('go\n'), statuses };
+}
+
+describe('two processes whose clocks differ by seven seconds', () => {
+  // 600 RPM with a 1 s burst on both sides: 10 at once, then 10 a second; 2 × 30 requests at once.
+  async function run(time: 'redis' | 'caller'): Promise<{ statuses: number[]; rejected: number }> {
+    const mock = await startMock({ rpm: 600, tpm: 10_000_000, burstSeconds: 1 });
+    try {
+      const prefix = freshPrefix();
+      prefixes.push(prefix);
+      const both = [skewed(mock.url, prefix, 0, time), skewed(mock.url, prefix, 7000, time)];
+      await Promise.all(both.map((p) => p.ready));
+      for (const p of both) p.go();
+      const statuses = (await Promise.all(both.map((p) => p.statuses))).flat();
+      return { statuses, rejected: mock.stats().rejected.total };
+    } finally {
+      await mock.close();
+    }
+  }
+
+  it('share one lane exactly on Redis time: the emulator refuses none of their requests', async () => {
+    const { statuses, rejected } = await run('redis');
+    expect(statuses).toHaveLength(60);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(rejected).toBe(0);
   });
 });

@@ -8,22 +8,63 @@
  * call. When the tenant's own bucket (or concurrency) is what holds the head back, the pump holds the
  * tenant in the queue until then and admits the next eligible request instead: one tenant over its
  * sub-limit never blocks the lane.
+ *
+ * Every reservation carries a claim (see `Claim` in store.ts): the run's priority class, so that in a
+ * shared store lower classes of other processes yield while this one's higher class waits; and, on a lane
+ * with `maxConcurrency`, a concurrency slot leased in the store (the lane's limit then holds across
+ * processes; the local count stays as a first gate that costs no round trip). The answer may also say
+ * that another process tripped the lane (adopted here) or learned newer limits (read in the background).
  */
 import type { Breaker } from './breaker.js';
 import type { EngineContext } from './context.js';
 import { sluiceError, SluiceError } from './errors.js';
 import type { Lane } from './lane.js';
+import type { Learner } from './learn.js';
 import { MINUTE_MS, negate, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
 import type { Run, Ticket } from './run.js';
-import type { Reservation } from './store.js';
+import { PRIORITY_RANK, type Claim, type Reservation } from './store.js';
 
 export class Admission {
   readonly #ctx: EngineContext;
   readonly #breaker: Breaker;
+  readonly #learner: Learner;
 
-  constructor(ctx: EngineContext, breaker: Breaker) {
+  constructor(ctx: EngineContext, breaker: Breaker, learner: Learner) {
     this.#ctx = ctx;
     this.#breaker = breaker;
+    this.#learner = learner;
+  }
+
+  /** The claim of the run's next reservation; `last` when no other request of its class waits here. */
+  #claim(run: Run<unknown>, last: boolean): Claim {
+    const claim: Claim = {
+      rank: PRIORITY_RANK[run.priority],
+      own: run.tenantState?.buckets.length ?? 0,
+      last,
+      owner: this.#ctx.owner,
+    };
+    const max = run.lane.config?.maxConcurrency;
+    if (max !== undefined) claim.slot = { id: `${this.#ctx.owner}:${run.id}:${run.attempts + 1}`, max };
+    return claim;
+  }
+
+  /** Reads what a reservation says beyond this run: newer learned limits, a lease, a shared probe. */
+  #took(run: Run<unknown>, claim: Claim, r: Reservation): void {
+    const { lane } = run;
+    if (r.learned !== undefined && r.learned > lane.learnedVersion) void this.#learner.sync(lane, r.learned);
+    if (!r.ok) return;
+    if (claim.slot) run.slot = claim.slot.id;
+    if (r.probe) lane.sharedProbe = true;
+  }
+
+  /** Gives back what an admission that is not used took: its charge and its lease. */
+  async #undo(run: Run<unknown>, buckets: readonly BucketSpec[]): Promise<void> {
+    const now = this.#ctx.clock.now();
+    if (run.slot !== undefined) {
+      void this.#ctx.store.release?.(run.lane.id, run.slot, now);
+      run.slot = undefined;
+    }
+    await this.#ctx.store.adjust(run.lane.id, buckets, negate(run.cost), now);
   }
 
   /**
@@ -43,15 +84,24 @@ export class Admission {
       let admitted = false;
       if (lane.queue.size === 0 && run.gateOpen()) {
         const buckets = run.buckets;
-        const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now());
+        const claim = this.#claim(run, true);
+        const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now(), claim);
         const reservation = pending instanceof Promise ? await pending : pending;
-        if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
+        this.#took(run, claim, reservation);
+        if (lane.syncing && buckets.length === 0) {
+          // A lane this process knows nothing of yet, that others learned: read what they learned first
+          // and wait in line with those limits, rather than go unmetered.
+          if (reservation.ok) await this.#undo(run, buckets);
+          await lane.syncing;
+        } else if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
           run.occupy();
           admitted = true;
         } else if (reservation.ok) {
-          await ctx.store.adjust(lane.id, buckets, negate(run.cost), ctx.clock.now());
+          await this.#undo(run, buckets);
         } else if (reservation.waitMs === Infinity) {
           throw tooLarge(run, buckets, reservation.blockedBy);
+        } else if (reservation.blockedBy === 'tripped') {
+          throw this.#breaker.adopt(lane, reservation, ctx.clock.now(), run.id);
         }
       }
       if (!admitted) {
@@ -232,15 +282,17 @@ export class Admission {
       }
       const cost = run.cost;
       const buckets = run.buckets;
+      const claim = this.#claim(run, queue.classSize(run.priority) <= 1);
       let reservation;
       try {
-        reservation = await store.reserve(lane.id, buckets, cost, now);
+        reservation = await store.reserve(lane.id, buckets, cost, now, claim);
       } catch (err) {
         settle(lane, head, now, err);
         continue;
       }
+      this.#took(run, claim, reservation);
       if (head.cancelled) {
-        if (reservation.ok) await store.adjust(lane.id, buckets, negate(cost), now);
+        if (reservation.ok) await this.#undo(run, buckets);
         continue;
       }
       if (reservation.ok) {
@@ -248,6 +300,9 @@ export class Admission {
         settle(lane, head, now);
       } else if (reservation.waitMs === Infinity) {
         settle(lane, head, now, tooLarge(run, buckets, reservation.blockedBy));
+      } else if (reservation.blockedBy === 'tripped') {
+        // Another process tripped the lane: everything queued here fails as it would after our own trip.
+        this.#breaker.adopt(lane, reservation, now, run.id);
       } else if (now + reservation.waitMs > run.deadline) {
         const own = tenant?.owns(reservation.blockedBy) ? run.tenant : undefined;
         settle(lane, head, now, pastDeadline(lane, reservation.waitMs, own));

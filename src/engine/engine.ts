@@ -53,6 +53,7 @@ export class Engine {
     const events = this.#events;
     this.#ctx = {
       ...resolved,
+      owner: globalThis.crypto.randomUUID().slice(0, 13),
       emit: (event) => {
         if (events.active) events.emit(event);
       },
@@ -60,7 +61,7 @@ export class Engine {
     if (options.onEvent) events.on(options.onEvent);
     const breaker = new Breaker(this.#ctx);
     this.#learner = new Learner(this.#ctx);
-    this.#admission = new Admission(this.#ctx, breaker);
+    this.#admission = new Admission(this.#ctx, breaker, this.#learner);
     this.#outcomes = new Outcomes(this.#ctx, breaker, this.#learner);
   }
 

@@ -101,6 +101,12 @@ export class Lane<W extends Waiting = Waiting> {
   pumping = false;
   wake: (() => void) | undefined;
   lastUsed = 0;
+  /** The version of the store's learned limits this lane holds (0: none read or written yet). */
+  learnedVersion = 0;
+  /** A read of the store's learned limits on its way. */
+  syncing: Promise<void> | undefined;
+  /** This process's admission was a shared trip's probe: a success untrips the lane in the store. */
+  sharedProbe = false;
 
   constructor(
     readonly id: string,

@@ -3,10 +3,17 @@
  * limit, level and burst; the figures quoted in a 429 reveal a burst shorter than the stated limit
  * (tightening); 429s that persist without figures, and `slow_down` answers, lower the lane's pace, which
  * successes restore. The local mirror is raised to the server's levels, never lowered.
+ *
+ * What a lane learned (limits and tightened bursts) is shared through the store, versioned: a change is
+ * written only over the version this process last saw (compare and set); a refused write means another
+ * process learned meanwhile, and its learning is adopted. Every reservation's answer carries the store's
+ * version, so a process reads a newer learning (one extra round trip) as soon as it meets one — a new
+ * process starts from what the others know instead of probing the lane one request at a time.
  */
 import type { EngineContext } from './context.js';
-import type { Lane } from './lane.js';
+import { OPEN, type Lane } from './lane.js';
 import { bucket, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
+import type { Learned, LearnedLimits } from './store.js';
 import type { BucketView, Classification, ServerView } from './types.js';
 
 /** What one bucket's headers reveal: its limit and window, its level now, and its burst capacity. */
@@ -92,11 +99,64 @@ export class Learner {
     }
     if (changed) {
       lane.rebuild();
-      const limits: Record<string, number> = {};
-      for (const s of lane.buckets) limits[s.id] = s.limit;
-      this.#ctx.emit({ type: 'limits_learned', at: now, lane: lane.id, id: 0, limits });
+      this.#announce(lane, now);
+      this.#publish(lane, now);
     }
     return levels;
+  }
+
+  #announce(lane: Lane, now: number): void {
+    const limits: Record<string, number> = {};
+    for (const s of lane.buckets) limits[s.id] = s.limit;
+    this.#ctx.emit({ type: 'limits_learned', at: now, lane: lane.id, id: 0, limits });
+  }
+
+  /** Writes the lane's learning over the version it holds; adopts the store's when another was newer. */
+  #publish(lane: Lane, now: number): void {
+    const store = this.#ctx.store;
+    if (!store.learn) return;
+    const record: LearnedLimits = {
+      buckets: [...lane.learned.values()],
+      tightened: Object.fromEntries(lane.tightened),
+    };
+    void Promise.resolve(store.learn(lane.id, lane.learnedVersion, record, now)).then(
+      (answer) => this.#adopt(lane, answer),
+      () => {},
+    );
+  }
+
+  /**
+   * Reads the store's learning when a reservation showed a version newer than the lane's. At most one
+   * read per lane at a time.
+   */
+  sync(lane: Lane, version: number): Promise<void> {
+    const store = this.#ctx.store;
+    if (!store.learn || version <= lane.learnedVersion) return Promise.resolve();
+    if (lane.syncing) return lane.syncing;
+    const read = Promise.resolve(store.learn(lane.id, lane.learnedVersion, undefined, this.#ctx.clock.now()))
+      .then((answer) => this.#adopt(lane, answer))
+      .catch(() => {})
+      .finally(() => (lane.syncing = undefined));
+    lane.syncing = read;
+    return read;
+  }
+
+  /** Takes the store's answer: a newer learning replaces the lane's (limits and tightened bursts). */
+  #adopt(lane: Lane, answer: Learned): void {
+    if (answer.version <= lane.learnedVersion) return;
+    lane.learnedVersion = answer.version;
+    if (answer.applied || !answer.record) return;
+    lane.learned.clear();
+    for (const spec of answer.record.buckets) lane.learned.set(spec.id, spec);
+    lane.tightened.clear();
+    for (const [id, capacity] of Object.entries(answer.record.tightened)) lane.tightened.set(id, capacity);
+    lane.rebuild();
+    // What others learned ends the start's one-at-a-time probing: the limits are known.
+    if (lane.mode.kind === 'probing' && lane.mode.reason === 'start' && lane.learned.size > 0) {
+      lane.mode = OPEN;
+      lane.wake?.();
+    }
+    this.#announce(lane, this.#ctx.clock.now());
   }
 
   /** Raises the local levels to the server's (from its headers); never lowers them. */
@@ -131,6 +191,7 @@ export class Learner {
       }
       if (lane.learn && !lane.learned.has(spec.id)) lane.learned.set(spec.id, spec);
       lane.rebuild();
+      this.#publish(lane, now);
       await this.#ctx.store.raise(lane.id, lane.buckets, { [spec.id]: q.used }, now);
     } else if (lane.consecutive429 >= 3) {
       // 429s persist and the server gives no figures: assume our mirror is too generous.

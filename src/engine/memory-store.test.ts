@@ -3,7 +3,7 @@ import { bucket, MINUTE_MS } from './limits.js';
 import { storeContract } from './store-contract.js';
 import { MemoryStore } from './memory-store.js';
 
-storeContract('memory', () => new MemoryStore());
+storeContract('memory', (options) => new MemoryStore(options));
 
 describe('MemoryStore', () => {
   it('forgets lanes idle longer than idleMs', () => {

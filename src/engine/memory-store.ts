@@ -2,12 +2,37 @@
  * The default store: limiter state in this process's memory. Zero set-up; limits are per process.
  */
 import { charge, levelAt, waitFor, type BucketSpec, type BucketState, type CostVector } from './limits.js';
-import type { LaneSnapshot, Reservation, Store } from './store.js';
+import {
+  PRIORITY_GRACE_MS,
+  PRIORITY_POLL_MS,
+  type Claim,
+  type LaneSnapshot,
+  type Learned,
+  type LearnedLimits,
+  type Reservation,
+  type Store,
+  type TripRecord,
+} from './store.js';
+
+interface Trip {
+  record: TripRecord;
+  probeAt: number;
+  intervalMs: number;
+}
 
 interface LaneState {
   buckets: Map<string, BucketState>;
   cooldownUntil: number;
   touched: number;
+  trip: Trip | undefined;
+  /** When the waiting interactive (0) and default (1) requests expect to fit; 0 when none waits. */
+  waits: [number, number];
+  /** Who registered each wait. */
+  owners: [string, string];
+  /** The version of the lane's learned limits (kept in `#learned`, which outlives `clear`); 0 for none. */
+  learned: number;
+  /** Leased concurrency slots: id → lease end. */
+  slots: Map<string, number> | undefined;
 }
 
 export interface MemoryStoreOptions {
@@ -16,22 +41,41 @@ export interface MemoryStoreOptions {
    * @default 172_800_000 (two days, longer than any per-day window)
    */
   idleMs?: number;
+  /**
+   * How long a concurrency slot stays leased when it is not released. In one process nothing dies
+   * without the store, so leases last until released unless this is set.
+   * @default Infinity
+   */
+  leaseMs?: number;
 }
 
 export class MemoryStore implements Store {
   readonly #lanes = new Map<string, LaneState>();
+  /** Learned limits outlive `clear` (an operator reset keeps what was learned). */
+  readonly #learned = new Map<string, { version: number; record: LearnedLimits }>();
   readonly #idleMs: number;
+  readonly #leaseMs: number;
   #sweepAt = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#idleMs = options.idleMs ?? 172_800_000;
+    this.#leaseMs = options.leaseMs ?? Infinity;
   }
 
   #lane(lane: string, now: number): LaneState {
     let state = this.#lanes.get(lane);
     if (!state) {
       if (now >= this.#sweepAt) this.#sweep(now);
-      state = { buckets: new Map(), cooldownUntil: 0, touched: now };
+      state = {
+        buckets: new Map(),
+        cooldownUntil: 0,
+        touched: now,
+        trip: undefined,
+        waits: [0, 0],
+        owners: ['', ''],
+        learned: this.#learned.get(lane)?.version ?? 0,
+        slots: undefined,
+      };
       this.#lanes.set(lane, state);
     }
     state.touched = now;
@@ -45,26 +89,119 @@ export class MemoryStore implements Store {
     }
   }
 
-  reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Reservation {
+  reserve(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    claim?: Claim,
+  ): Reservation {
     const state = this.#lane(lane, now);
-    if (state.cooldownUntil > now)
-      return { ok: false, waitMs: state.cooldownUntil - now, blockedBy: 'cooldown' };
+    const learned = state.learned === 0 ? undefined : state.learned;
+    if (state.cooldownUntil > now) return refusal(state.cooldownUntil - now, 'cooldown', learned);
+    const trip = state.trip;
+    if (trip && trip.probeAt > now) {
+      const r = refusal(trip.probeAt - now, 'tripped', learned);
+      r.trip = trip.record;
+      return r;
+    }
+    const rank = claim?.rank ?? 1;
+    const waits = state.waits;
+    if (waits[0] !== 0 || waits[1] !== 0) this.#lapse(state, now);
+    for (let r = 0; r < rank && r < 2 && (waits[0] !== 0 || waits[1] !== 0); r++) {
+      const due = waits[r]!;
+      if (due !== 0 && state.owners[r] !== claim?.owner)
+        return refusal(due > now ? due - now : PRIORITY_POLL_MS, 'priority', learned);
+    }
     let worst = 0;
     let blockedBy: string | undefined;
-    for (const spec of buckets) {
+    let index = -1;
+    for (let i = 0; i < buckets.length; i++) {
+      const spec = buckets[i]!;
       const wait = waitFor(spec, state.buckets.get(spec.id), cost[spec.dimension] ?? 0, now);
       if (wait > worst) {
         worst = wait;
         blockedBy = spec.id;
+        index = i;
       }
     }
-    if (worst > 0)
-      return blockedBy === undefined ? { ok: false, waitMs: worst } : { ok: false, waitMs: worst, blockedBy };
+    const slot = claim?.slot;
+    if (worst === 0 && slot) {
+      const slots = (state.slots ??= new Map());
+      if (slots.size >= slot.max) {
+        let first = Infinity;
+        for (const [id, end] of slots) {
+          if (end <= now) slots.delete(id);
+          else if (end < first) first = end;
+        }
+        if (slots.size >= slot.max) {
+          worst = Math.min(first - now, PRIORITY_POLL_MS);
+          blockedBy = 'concurrency';
+          index = buckets.length;
+        }
+      }
+    }
+    if (worst > 0) {
+      if (claim && rank < 2 && index >= claim.own && worst !== Infinity) {
+        const due = now + worst;
+        const prior = state.waits[rank]!;
+        if (prior === 0 || due > prior || now >= prior + PRIORITY_GRACE_MS) {
+          state.waits[rank] = due;
+          state.owners[rank] = claim.owner;
+        }
+      }
+      return refusal(worst, blockedBy, learned);
+    }
     for (const spec of buckets) {
       const c = cost[spec.dimension];
       if (c) state.buckets.set(spec.id, charge(spec, state.buckets.get(spec.id), c, now));
     }
-    return { ok: true, waitMs: 0 };
+    if (slot) state.slots!.set(slot.id, now + this.#leaseMs);
+    if (claim?.last && rank < 2 && state.owners[rank] === claim.owner) state.waits[rank] = 0;
+    const ok: Reservation =
+      learned === undefined ? { ok: true, waitMs: 0 } : { ok: true, waitMs: 0, learned };
+    if (trip) {
+      trip.probeAt = now + trip.intervalMs;
+      ok.probe = true;
+    }
+    return ok;
+  }
+
+  /** Forgets registered waits that lapsed ({@link PRIORITY_GRACE_MS} past the time they named). */
+  #lapse(state: LaneState, now: number): void {
+    for (let r = 0; r < 2; r++) {
+      const due = state.waits[r]!;
+      if (due !== 0 && now >= due + PRIORITY_GRACE_MS) state.waits[r] = 0;
+    }
+  }
+
+  release(lane: string, slotId: string, _now: number): void {
+    this.#lanes.get(lane)?.slots?.delete(slotId);
+  }
+
+  trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): void {
+    const state = this.#lane(lane, now);
+    state.trip = { record: { ...trip }, probeAt: now + probeIntervalMs, intervalMs: probeIntervalMs };
+  }
+
+  untrip(lane: string, _now: number): void {
+    const state = this.#lanes.get(lane);
+    if (state) state.trip = undefined;
+  }
+
+  learn(lane: string, version: number, record: LearnedLimits | undefined, _now: number): Learned {
+    const stored = this.#learned.get(lane);
+    const current = stored?.version ?? 0;
+    if (record !== undefined && version === current) {
+      const copy = structuredClone(record);
+      this.#learned.set(lane, { version: current + 1, record: copy });
+      const state = this.#lanes.get(lane);
+      if (state) state.learned = current + 1;
+      return { applied: true, version: current + 1, record: structuredClone(copy) };
+    }
+    return stored
+      ? { applied: false, version: current, record: structuredClone(stored.record) }
+      : { applied: false, version: 0 };
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {
@@ -100,4 +237,10 @@ export class MemoryStore implements Store {
   clear(lane: string): void {
     this.#lanes.delete(lane);
   }
+}
+
+function refusal(waitMs: number, blockedBy: string | undefined, learned: number | undefined): Reservation {
+  const r: Reservation = blockedBy === undefined ? { ok: false, waitMs } : { ok: false, waitMs, blockedBy };
+  if (learned !== undefined) r.learned = learned;
+  return r;
 }

@@ -34,7 +34,10 @@ export interface LimitsConfig {
   itpm?: number;
   /** Output tokens per minute, Anthropic's OTPM, charged the max at admission (a finite number above 0). @default learned */
   otpm?: number;
-  /** Requests in flight at once on the lane, in this process (a whole number from 1 up). @default no limit */
+  /**
+   * Requests in flight at once on the lane (a whole number from 1 up): in this process, and across
+   * processes when the store shares concurrency slots (the Redis store does). @default no limit
+   */
   maxConcurrency?: number;
   /**
    * How much of a per-minute limit may be spent at once, as milliseconds of the window

@@ -102,6 +102,11 @@ export class AdmissionQueue<T extends Queued> {
     return this.#size;
   }
 
+  /** Live entries of one class. */
+  classSize(priority: Priority): number {
+    return this.#class(priority).size;
+  }
+
   /** Live entries of each class, without walking the queue. */
   sizes(): Record<Priority, number> {
     const [interactive, normal, batch] = this.#classes;

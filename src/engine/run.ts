@@ -57,6 +57,8 @@ export class Run<T> {
   front = false;
   /** Whether the current attempt's concurrency slot has been given back. */
   #released = true;
+  /** The concurrency slot the current attempt leased in the store, if the lane limits concurrency. */
+  slot: string | undefined;
 
   /** When the current attempt was admitted and sent. */
   sentAt = 0;
@@ -131,6 +133,10 @@ export class Run<T> {
     this.#released = true;
     const { lane, tenantState } = this;
     lane.inFlight--;
+    if (this.slot !== undefined) {
+      void this.ctx.store.release?.(lane.id, this.slot, this.ctx.clock.now());
+      this.slot = undefined;
+    }
     if (tenantState) {
       tenantState.inFlight--;
       if (tenantState.limitsConcurrency) lane.queue.unhold(tenantState.name);

@@ -5,9 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bucket, MINUTE_MS, type BucketSpec } from './limits.js';
-import type { Store } from './store.js';
+import { PRIORITY_GRACE_MS, PRIORITY_POLL_MS, type Claim, type Store } from './store.js';
 
-export function storeContract(name: string, make: () => Promise<Store> | Store): void {
+/** What the contract may ask of a store it makes: how long an unreleased concurrency lease lasts. */
+export interface ContractStoreOptions {
+  leaseMs: number;
+}
+
+export function storeContract(
+  name: string,
+  make: (options?: ContractStoreOptions) => Promise<Store> | Store,
+): void {
   const buckets: BucketSpec[] = [bucket('requests', 60, MINUTE_MS, 2000), bucket('tokens', 6000, MINUTE_MS)];
   let n = 0;
   const lane = () => `contract-${process.pid}-${Date.now()}-${n++}`;
@@ -151,6 +159,128 @@ export function storeContract(name: string, make: () => Promise<Store> | Store):
       // 12,000 per minute drains 200 a second: after 5 s, 2000 are left.
       expect((await store.snapshot(l, wider, 5000)).levels['tokens/60000']).toBeCloseTo(2000);
       expect((await store.reserve(l, wider, { requests: 1, tokens: 10_000 }, 5000)).ok).toBe(true);
+      await store.close?.();
+    });
+
+    // Claims of two callers ("processes"): A waits at a higher class, B floods at a lower one.
+    const claim = (rank: number, extra: Partial<Claim> = {}): Claim => {
+      const base: Claim = { rank, own: 0, last: false, owner: rank === 0 ? 'A' : 'B' };
+      return Object.assign(base, extra);
+    };
+    const perMinute = [bucket('requests', 60, MINUTE_MS, 1000)];
+
+    it('leases at most `max` concurrency slots, frees one on release, and lets an unreleased lease lapse', async () => {
+      const store = await make({ leaseMs: 10_000 });
+      const l = lane();
+      const slot = (id: string) => claim(1, { slot: { id, max: 2 } });
+      expect((await store.reserve(l, buckets, { requests: 1 }, 0, slot('a'))).ok).toBe(true);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 0, slot('b'))).ok).toBe(true);
+      const full = await store.reserve(l, buckets, { requests: 1 }, 1000, slot('c'));
+      expect(full).toMatchObject({ ok: false, blockedBy: 'concurrency' });
+      expect(full.waitMs).toBeGreaterThan(0);
+      expect(full.waitMs).toBeLessThanOrEqual(PRIORITY_POLL_MS);
+      // A refusal by slots charges no bucket.
+      expect((await store.snapshot(l, buckets, 1000)).levels['requests/60000']).toBeCloseTo(1);
+      await store.release!(l, 'a', 1000);
+      await store.release!(l, 'a', 1000);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 1000, slot('c'))).ok).toBe(true);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 2000, slot('d'))).ok).toBe(false);
+      // 'b' and 'c' were never released: as if their process died, they lapse after the lease.
+      expect((await store.reserve(l, buckets, { requests: 1 }, 11_001, slot('d'))).ok).toBe(true);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 11_001, slot('e'))).ok).toBe(true);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 11_001, slot('f'))).ok).toBe(false);
+      await store.close?.();
+    });
+
+    it('refuses a tripped lane until its probe, admits one probe per interval, and untrips', async () => {
+      const store = await make();
+      const l = lane();
+      await store.trip!(l, { message: 'quota gone', code: 'insufficient_quota' }, 5000, 0);
+      const refused = await store.reserve(l, buckets, { requests: 1 }, 1000);
+      expect(refused).toMatchObject({
+        ok: false,
+        blockedBy: 'tripped',
+        trip: { message: 'quota gone', code: 'insufficient_quota' },
+      });
+      expect(refused.waitMs).toBeCloseTo(4000);
+      expect(await store.reserve(l, buckets, { requests: 1 }, 5000)).toMatchObject({ ok: true, probe: true });
+      const next = await store.reserve(l, buckets, { requests: 1 }, 5001);
+      expect(next).toMatchObject({ ok: false, blockedBy: 'tripped' });
+      expect(next.waitMs).toBeCloseTo(4999);
+      await store.untrip!(l, 5001);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 5001)).ok).toBe(true);
+      await store.trip!(l, { message: 'again' }, 5000, 6000);
+      await store.clear(l);
+      expect((await store.reserve(l, buckets, { requests: 1 }, 6000)).ok).toBe(true);
+      await store.close?.();
+    });
+
+    it('keeps learned limits versioned: a writer holding an older version cannot overwrite', async () => {
+      const store = await make();
+      const l = lane();
+      expect(await store.learn!(l, 0, undefined, 0)).toEqual({ applied: false, version: 0 });
+      const first = { buckets: [bucket('tokens', 6000, MINUTE_MS)], tightened: {} };
+      const second = { buckets: [bucket('tokens', 9000, MINUTE_MS)], tightened: { 'tokens/60000': 8000 } };
+      expect(await store.learn!(l, 0, first, 0)).toEqual({ applied: true, version: 1, record: first });
+      // A stale writer (still at version 0) is refused and told what is stored.
+      expect(await store.learn!(l, 0, second, 0)).toEqual({ applied: false, version: 1, record: first });
+      expect(await store.learn!(l, 1, second, 0)).toEqual({ applied: true, version: 2, record: second });
+      expect((await store.reserve(l, buckets, { requests: 1 }, 0)).learned).toBe(2);
+      // An operator reset clears the lane's state, not what was learned.
+      await store.clear(l);
+      expect(await store.learn!(l, 0, undefined, 0)).toEqual({ applied: false, version: 2, record: second });
+      await store.close?.();
+    });
+
+    it('makes lower classes yield while a higher class waits on the lane, until it is admitted', async () => {
+      const store = await make();
+      const l = lane();
+      // One request per second, room for one.
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 0, claim(2))).ok).toBe(true);
+      const interactive = await store.reserve(l, perMinute, { requests: 1 }, 0, claim(0, { last: true }));
+      expect(interactive).toMatchObject({ ok: false, blockedBy: 'requests/60000' });
+      expect(interactive.waitMs).toBeCloseTo(1000);
+      // At 1000 ms the room is free; batch and default yield to the interactive request that waits for it.
+      for (const rank of [2, 1]) {
+        const r = await store.reserve(l, perMinute, { requests: 1 }, 1000, claim(rank));
+        expect(r.ok).toBe(false);
+        expect(r.blockedBy).toBe('priority');
+        expect(r.waitMs).toBeLessThanOrEqual(PRIORITY_POLL_MS);
+      }
+      // Before it is due, they wait until it is due.
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 400, claim(2))).waitMs).toBeCloseTo(600);
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 1000, claim(0, { last: true }))).ok).toBe(
+        true,
+      );
+      // The last interactive request went: batch goes next.
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 2000, claim(2))).ok).toBe(true);
+      // A caller never yields to its own waits (its queue orders its classes).
+      const l2 = lane();
+      await store.reserve(l2, perMinute, { requests: 1 }, 0, claim(0));
+      expect((await store.reserve(l2, perMinute, { requests: 1 }, 0, claim(0))).ok).toBe(false);
+      expect((await store.reserve(l2, perMinute, { requests: 1 }, 1000, claim(2, { owner: 'A' }))).ok).toBe(
+        true,
+      );
+      await store.close?.();
+    });
+
+    it('lets a registered wait lapse when the higher class never comes back, and ignores waits on a tenant bucket', async () => {
+      const store = await make();
+      const l = lane();
+      await store.reserve(l, perMinute, { requests: 1 }, 0, claim(0));
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 0, claim(0))).ok).toBe(false);
+      expect((await store.reserve(l, perMinute, { requests: 1 }, 1000, claim(2))).blockedBy).toBe('priority');
+      expect(
+        (await store.reserve(l, perMinute, { requests: 1 }, 1000 + PRIORITY_GRACE_MS, claim(2))).ok,
+      ).toBe(true);
+      // An interactive tenant over its own sub-limit holds up nobody else.
+      const l2 = lane();
+      const tenant = { ...bucket('requests', 6, MINUTE_MS, 10_000), id: 'tenant:a:requests/60000' };
+      const both = [tenant, ...buckets];
+      await store.reserve(l2, both, { requests: 1 }, 0, claim(0, { own: 1 }));
+      const own = await store.reserve(l2, both, { requests: 1 }, 0, claim(0, { own: 1 }));
+      expect(own).toMatchObject({ ok: false, blockedBy: 'tenant:a:requests/60000' });
+      expect((await store.reserve(l2, buckets, { requests: 1 }, 0, claim(2))).ok).toBe(true);
       await store.close?.();
     });
 

@@ -16,6 +16,10 @@
  * - The spec given for an id may differ from one call to the next (limits reconfigured or learned): the
  *   level carries over and is read with the spec of the call.
  * `storeContract` checks each of these.
+ *
+ * Beyond bucket levels, a store holds what every process sharing it must agree on: the cooldown after a
+ * 429, the tripped-quota state, the learned limits (versioned), concurrency slots (leases: a lease of a
+ * process that died lapses) and which priority classes wait (see {@link Claim}).
  */
 import type { BucketSpec, CostVector } from './limits.js';
 
@@ -30,9 +34,83 @@ export interface Reservation {
   waitMs: number;
   /**
    * When not ok: id of the bucket with the longest wait (on a tie, the first of them in the order the
-   * buckets were given), or `cooldown`.
+   * buckets were given), or `cooldown`, `tripped` (see `trip`), `priority` (a higher class waits on the
+   * lane, see {@link Claim}) or `concurrency` (every slot is leased).
    */
   blockedBy?: string;
+  /** When `blockedBy` is `tripped`: the trip as recorded; `waitMs` is the time until its next probe. */
+  trip?: TripRecord;
+  /**
+   * The version of the lane's learned limits in the store (0 or absent: none). A caller that holds an
+   * older version reads the newer one with `learn`.
+   */
+  learned?: number;
+  /** When ok: this admission is a tripped lane's probe (a success should `untrip` it). */
+  probe?: boolean;
+}
+
+/**
+ * Priority classes, from the highest: `interactive`, `default`, `batch`. Within one process the engine's
+ * queue orders them; across processes the store does, through the claim every reservation carries.
+ */
+export const PRIORITY_RANK = { interactive: 0, default: 1, batch: 2 } as const;
+
+/**
+ * What a reservation claims besides bucket units.
+ *
+ * Priority across processes: a reservation of class `rank` (0 or 1) that is refused by one of the
+ * lane's own buckets or by concurrency registers that its class waits on the lane, until about when it
+ * will fit. While a higher class waits, reservations of lower classes by other owners are refused with `blockedBy:
+ * 'priority'` (they wait until the higher class should be admitted, then poll every
+ * {@link PRIORITY_POLL_MS}), so the room that frees goes to the higher class whichever process asks
+ * first. Admitting the `last` waiting request of its class ends its class's wait at once; otherwise a
+ * registered wait lapses {@link PRIORITY_GRACE_MS} after the time it named.
+ */
+export interface Claim {
+  /** 0 interactive, 1 default, 2 batch ({@link PRIORITY_RANK}). */
+  rank: number;
+  /** Buckets before this index are a tenant's own: a wait on them registers nothing. */
+  own: number;
+  /** Whether this is the last request of its class waiting in this process. */
+  last: boolean;
+  /**
+   * The caller's identity (one per engine). A caller never yields to waits it registered itself: its own
+   * queue orders its classes.
+   */
+  owner: string;
+  /** A concurrency slot to lease: `id` unique per attempt, at most `max` leased on the lane at once. */
+  slot?: { id: string; max: number };
+}
+
+/** How long a registered wait of a higher class outlives the time it named. */
+export const PRIORITY_GRACE_MS = 1000;
+/** How often a lower class asks again once a higher class's wait is due (and how often a full lane's slots are polled). */
+export const PRIORITY_POLL_MS = 10;
+
+/** A lane tripped by an exhausted quota, as every process sharing the store sees it. */
+export interface TripRecord {
+  /** The error message every request fails with meanwhile. */
+  message: string;
+  /** The upstream's error code, e.g. `insufficient_quota`. */
+  code?: string;
+}
+
+/** A lane's limits as learned from the server, shared so that every process starts from them. */
+export interface LearnedLimits {
+  /** Bucket specs learned from headers and 429 bodies. */
+  buckets: BucketSpec[];
+  /** Capacities found lower than the stated limit (bursts enforced early), by bucket id. */
+  tightened: Record<string, number>;
+}
+
+/** The answer to `learn`. */
+export interface Learned {
+  /** Whether the given record was stored (the caller's version was the store's). */
+  applied: boolean;
+  /** The store's version now. */
+  version: number;
+  /** The store's record now (absent when none). */
+  record?: LearnedLimits;
 }
 
 /** A lane's state as seen by the store, for metrics, headers and estimates. */
@@ -55,6 +133,7 @@ export interface Store {
     buckets: readonly BucketSpec[],
     cost: CostVector,
     now: number,
+    claim?: Claim,
   ): MaybePromise<Reservation>;
   /** Adds `delta` (negative refunds) to the buckets, e.g. to settle an estimate against actual usage. */
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): MaybePromise<void>;
@@ -72,8 +151,32 @@ export interface Store {
   cooldown(lane: string, until: number, now: number): MaybePromise<void>;
   /** Reads levels and cooldown. */
   snapshot(lane: string, buckets: readonly BucketSpec[], now: number): MaybePromise<LaneSnapshot>;
-  /** Forgets a lane's state (operator reset). */
+  /** Forgets a lane's state (operator reset): levels, cooldown, trip, waits and slots; not its learned limits. */
   clear(lane: string): MaybePromise<void>;
+
+  // Shared lane state. A store without these methods leaves it to each process (its own memory).
+
+  /** Gives back a concurrency slot leased by `reserve` (idempotent). */
+  release?(lane: string, slotId: string, now: number): MaybePromise<void>;
+  /**
+   * Records that the lane's quota is exhausted: every reservation is refused with `blockedBy: 'tripped'`
+   * until `now + probeIntervalMs`; then one reservation is admitted (the probe) and the next probe is
+   * another interval later, whichever process asks. `untrip` ends it.
+   */
+  trip?(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): MaybePromise<void>;
+  /** Ends a trip (a request succeeded). */
+  untrip?(lane: string, now: number): MaybePromise<void>;
+  /**
+   * Reads the lane's learned limits (`record` undefined) or replaces them, only if `version` is the
+   * store's version (compare and set): a writer that has not seen a newer learning cannot overwrite it.
+   * A successful write makes the version one higher.
+   */
+  learn?(
+    lane: string,
+    version: number,
+    record: LearnedLimits | undefined,
+    now: number,
+  ): MaybePromise<Learned>;
   /** Releases connections and timers. */
   close?(): MaybePromise<void>;
 }

@@ -67,11 +67,14 @@ export interface CountingProxy {
   /** Base URL with `/v1`. */
   url: string;
   counts: Map<string, number>;
+  /** The `user` of every request in the order the proxy received them. */
+  order: string[];
   close(): Promise<void>;
 }
 
 export async function startCountingProxy(upstream: string): Promise<CountingProxy> {
   const counts = new Map<string, number>();
+  const order: string[] = [];
   const base = upstream.replace(/\/v1\/?$/, '');
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
@@ -80,7 +83,10 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
       const body = Buffer.concat(chunks);
       try {
         const user = (JSON.parse(body.toString('utf8')) as { user?: string }).user;
-        if (user) counts.set(user, (counts.get(user) ?? 0) + 1);
+        if (user) {
+          counts.set(user, (counts.get(user) ?? 0) + 1);
+          order.push(user);
+        }
       } catch {
         // Not JSON: not counted.
       }
@@ -116,6 +122,7 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   return {
     url: `http://127.0.0.1:${port}/v1`,
     counts,
+    order,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -10,7 +10,14 @@
  * instances together put back what Redis forgot.
  */
 import type { BucketSpec, CostVector } from '../../engine/limits.js';
-import type { LaneSnapshot, Reservation } from '../../engine/store.js';
+import type {
+  Claim,
+  LaneSnapshot,
+  Learned,
+  LearnedLimits,
+  Reservation,
+  TripRecord,
+} from '../../engine/store.js';
 import { LocalShare } from './local-share.js';
 import { levelsOf } from './replies.js';
 
@@ -91,8 +98,30 @@ export class OutageFallback {
     return this.#local;
   }
 
-  reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Reservation {
-    return this.#for(lane).reserve(lane, buckets, cost, now);
+  reserve(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    claim?: Claim,
+  ): Reservation {
+    return this.#for(lane).reserve(lane, buckets, cost, now, claim);
+  }
+
+  release(lane: string, slotId: string, now: number): void {
+    this.#local.release(lane, slotId, now);
+  }
+
+  trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): void {
+    this.#local.trip(lane, trip, probeIntervalMs, now);
+  }
+
+  untrip(lane: string, now: number): void {
+    this.#local.untrip(lane, now);
+  }
+
+  learn(lane: string, version: number, record: LearnedLimits | undefined, now: number): Learned {
+    return this.#local.learn(lane, version, record, now);
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {

@@ -4,13 +4,18 @@
  * After editing `lua/<name>.lua`, run `sha1sum src/stores/redis/lua/<name>.lua` and paste the hash here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: '3cb82d7d25d2b64e2c4ff3fc3bafca930348f8ee',
+  reserve: '35e247e4a96ddf7249a4be93946c5eb7755df94b',
   adjust: '200f3ebc93071c2d29d937aaca1ef274430d928f',
   raise: 'ad78485ad3a42b1b3b3233a0410d3b87251509f4',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
   snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
-  clear: '69a36eb0ddfa49eef6c14554646360afa9a8f4fe',
+  clear: '8d2431ed2b1830c047f9ce7642632e9042341a11',
   heartbeat: '53f05e44e0a1aa3acf8d965585410b712fd19b42',
+  release: 'e730c334ec294912392a32f6719e8dfe214845d5',
+  renew: '7d85baf32c59342df1677305f67e9b15ec196476',
+  trip: '6262f9b9518fb1eba12f9d491d89f817b6064746',
+  untrip: '9ef9a4e2215681b48a0f65826a816fc6eafdf8da',
+  learn: '0f3eeeb26779727df65a66b36743875af8e60edf',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_SHA1;

@@ -9,7 +9,7 @@
 
 /** The hash holding a lane's buckets and cooldown: `<prefix>{<lane>}:state`. */
 export function laneKey(prefix: string, lane: string): string {
-  return `${prefix}{${lane.replace(/[%{}]/g, (c) => encodeURIComponent(c))}}:state`;
+  return `${prefix}{${encodeLane(lane)}}:state`;
 }
 
 /** The sorted set of live store instances (their heartbeats): `<prefix>{instances}`. */
@@ -20,4 +20,18 @@ export function instancesKey(prefix: string): string {
 /** The epoch, which changes when Redis loses its data: `<prefix>{instances}:epoch` (same slot as the set). */
 export function epochKey(prefix: string): string {
   return `${prefix}{instances}:epoch`;
+}
+
+/** The hash of what a lane's processes share beyond levels (learned limits, trip): `<prefix>{<lane>}:shared`. */
+export function sharedKey(prefix: string, lane: string): string {
+  return `${prefix}{${encodeLane(lane)}}:shared`;
+}
+
+/** The sorted set of a lane's concurrency leases: `<prefix>{<lane>}:slots`. */
+export function slotsKey(prefix: string, lane: string): string {
+  return `${prefix}{${encodeLane(lane)}}:slots`;
+}
+
+function encodeLane(lane: string): string {
+  return lane.replace(/[%{}]/g, (c) => encodeURIComponent(c));
 }

@@ -12,7 +12,14 @@
  * gives the Redis store what was charged here beyond the seed, which it adds to the lane in Redis.
  */
 import { levelAt, type BucketSpec, type BucketState, type CostVector } from '../../engine/limits.js';
-import type { LaneSnapshot, Reservation } from '../../engine/store.js';
+import type {
+  Claim,
+  LaneSnapshot,
+  Learned,
+  LearnedLimits,
+  Reservation,
+  TripRecord,
+} from '../../engine/store.js';
 import { MemoryStore } from '../../engine/memory-store.js';
 
 /** A lane's local state, to be added to Redis. */
@@ -87,9 +94,37 @@ export class LocalShare {
     this.#buckets.set(lane, buckets);
   }
 
-  reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Reservation {
+  /** A claim's concurrency slots are divided like the limits (at least one). */
+  reserve(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    claim?: Claim,
+  ): Reservation {
     this.#seen(lane, buckets);
-    return this.#memory.reserve(lane, this.#scale(buckets, cost), cost, now);
+    const slot = claim?.slot;
+    const local =
+      slot && this.#divisor > 1
+        ? { ...claim, slot: { id: slot.id, max: Math.max(1, Math.floor(slot.max / this.#divisor)) } }
+        : claim;
+    return this.#memory.reserve(lane, this.#scale(buckets, cost), cost, now, local);
+  }
+
+  release(lane: string, slotId: string, now: number): void {
+    this.#memory.release(lane, slotId, now);
+  }
+
+  trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): void {
+    this.#memory.trip(lane, trip, probeIntervalMs, now);
+  }
+
+  untrip(lane: string, now: number): void {
+    this.#memory.untrip(lane, now);
+  }
+
+  learn(lane: string, version: number, record: LearnedLimits | undefined, now: number): Learned {
+    return this.#memory.learn(lane, version, record, now);
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {

@@ -31,6 +31,11 @@ export const SCRIPTS: { readonly [K in ScriptName]: LuaScript } = {
   snapshot: loadScript('snapshot'),
   clear: loadScript('clear'),
   heartbeat: loadScript('heartbeat'),
+  release: loadScript('release'),
+  renew: loadScript('renew'),
+  trip: loadScript('trip'),
+  untrip: loadScript('untrip'),
+  learn: loadScript('learn'),
 };
 
 /** Thrown when Redis does not answer within the command timeout. */
@@ -45,26 +50,51 @@ function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
 
+/**
+ * Bounds a command by `ms`. When the timer fires, the verdict waits one more turn (`setImmediate`, after
+ * the event loop's I/O phase): a process that was busy for longer than `ms` (start-up, a long
+ * synchronous task) has the answer waiting in its socket, and reads it before it calls Redis
+ * unreachable — its own lag is not an outage.
+ */
 function bounded<T>(pending: Promise<T>, ms: number, script: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisTimeoutError(script, ms)), ms);
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new RedisTimeoutError(script, ms));
+      });
+    }, ms);
     pending.then(
       (value) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         reject(err instanceof Error ? err : new Error(String(err)));
       },
     );
   });
 }
 
+/**
+ * The bound on commands until Redis has answered once: connecting (DNS, TCP, TLS, AUTH) takes longer
+ * than a command, and a store that has never reached Redis does not know how many processes share it.
+ */
+export const FIRST_ANSWER_MS = 2000;
+
 /** Runs scripts on one client: one round trip normally, two after Redis lost its script cache. */
 export class ScriptRunner {
   readonly #client: RedisScriptClient;
   readonly #timeoutMs: number;
+  /** Whether Redis has answered a command yet (see {@link FIRST_ANSWER_MS}). */
+  #reached = false;
 
   constructor(client: RedisScriptClient, timeoutMs: number) {
     this.#client = client;
@@ -77,19 +107,15 @@ export class ScriptRunner {
     args: readonly (string | number)[],
   ): Promise<unknown> {
     const n = keys.length;
+    const ms = this.#reached ? this.#timeoutMs : Math.max(this.#timeoutMs, FIRST_ANSWER_MS);
+    let reply: unknown;
     try {
-      return await bounded(
-        this.#client.evalsha(script.sha1, n, ...keys, ...args),
-        this.#timeoutMs,
-        script.name,
-      );
+      reply = await bounded(this.#client.evalsha(script.sha1, n, ...keys, ...args), ms, script.name);
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      return await bounded(
-        this.#client.eval(script.source, n, ...keys, ...args),
-        this.#timeoutMs,
-        script.name,
-      );
+      reply = await bounded(this.#client.eval(script.source, n, ...keys, ...args), ms, script.name);
     }
+    this.#reached = true;
+    return reply;
   }
 }

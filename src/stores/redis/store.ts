@@ -9,10 +9,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BucketSpec, CostVector } from '../../engine/limits.js';
-import type { LaneSnapshot, Reservation, Store } from '../../engine/store.js';
+import type {
+  Claim,
+  LaneSnapshot,
+  Learned,
+  LearnedLimits,
+  Reservation,
+  Store,
+  TripRecord,
+} from '../../engine/store.js';
 import { createOwnedClient, type OwnedClient, type RedisScriptClient } from './client.js';
 import { OutageFallback, type HandBack } from './fallback.js';
-import { epochKey, instancesKey, laneKey } from './keys.js';
+import { epochKey, instancesKey, laneKey, sharedKey, slotsKey } from './keys.js';
 import {
   REDIS_STORE_DEFAULTS,
   resolveOptions,
@@ -24,8 +32,10 @@ import {
 import {
   bucketValueArgs,
   RESERVE_LEVEL_SCALE,
+  RESERVE_LEVELS_AT,
   reserveArgs,
   snapshotArgs,
+  toLearned,
   toReservation,
   toSnapshot,
 } from './replies.js';
@@ -35,6 +45,8 @@ type Arg = string | number;
 
 /** How long the epoch outlives the last heartbeat. */
 const EPOCH_TTL_MS = 7 * 86_400_000;
+/** How long a lane's shared hash (learned limits, trip) outlives its last write. */
+const SHARED_TTL_MS = 2 * 86_400_000;
 
 export class RedisStore implements Store {
   readonly #options: ResolvedRedisStoreOptions;
@@ -48,6 +60,8 @@ export class RedisStore implements Store {
   #epoch: string | undefined;
   /** The latest caller `now` seen, for handing back local state from the heartbeat. */
   #lastNow = 0;
+  /** Concurrency slots this instance leased and has not released, by lane: renewed by the heartbeat. */
+  readonly #leases = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
   #closed = false;
@@ -90,6 +104,11 @@ export class RedisStore implements Store {
     return this.#runner.run(script, [laneKey(this.#options.prefix, lane)], args);
   }
 
+  #keys(lane: string): string[] {
+    const prefix = this.#options.prefix;
+    return [laneKey(prefix, lane), sharedKey(prefix, lane), slotsKey(prefix, lane)];
+  }
+
   /** Runs `op` in Redis when it answers; otherwise (or when `op` fails) answers with `fallback`. */
   async #either<T>(now: number, op: () => Promise<T>, fallback: () => T): Promise<T> {
     if (now > this.#lastNow) this.#lastNow = now;
@@ -103,20 +122,101 @@ export class RedisStore implements Store {
     return fallback();
   }
 
-  reserve(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Promise<Reservation> {
+  reserve(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    claim?: Claim,
+  ): Promise<Reservation> {
     return this.#either(
       now,
       async () => {
-        const reply = await this.#run(SCRIPTS.reserve, lane, reserveArgs(this.#head(now), buckets, cost));
+        const reply = await this.#runner.run(
+          SCRIPTS.reserve,
+          this.#keys(lane),
+          reserveArgs(this.#head(now), buckets, cost, claim, this.#options.instanceTtlMs),
+        );
         const reservation = toReservation(reply, buckets);
-        this.#fallback.remember(lane, buckets, reply as unknown[], 3, RESERVE_LEVEL_SCALE, now);
+        this.#fallback.remember(
+          lane,
+          buckets,
+          reply as unknown[],
+          RESERVE_LEVELS_AT,
+          RESERVE_LEVEL_SCALE,
+          now,
+        );
+        if (reservation.ok && claim?.slot) this.#lease(lane, claim.slot.id);
         return reservation;
       },
       () =>
         this.#status === 'fail-closed'
           ? { ok: false, waitMs: this.#options.probeMs, blockedBy: 'redis' }
-          : this.#fallback.reserve(lane, buckets, cost, now),
+          : this.#fallback.reserve(lane, buckets, cost, now, claim),
     );
+  }
+
+  #lease(lane: string, id: string): void {
+    let held = this.#leases.get(lane);
+    if (!held) this.#leases.set(lane, (held = new Set()));
+    held.add(id);
+  }
+
+  release(lane: string, slotId: string, now: number): Promise<void> {
+    const held = this.#leases.get(lane);
+    const inRedis = held?.delete(slotId) ?? false;
+    if (held?.size === 0) this.#leases.delete(lane);
+    if (!inRedis) {
+      this.#fallback.release(lane, slotId, now);
+      return Promise.resolve();
+    }
+    return this.#either(
+      now,
+      async () =>
+        void (await this.#runner.run(SCRIPTS.release, [slotsKey(this.#options.prefix, lane)], [slotId])),
+      // Unreleased in Redis, the lease lapses instanceTtlMs after it was last renewed.
+      () => this.#fallback.release(lane, slotId, now),
+    );
+  }
+
+  trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): Promise<void> {
+    return this.#either(
+      now,
+      async () =>
+        void (await this.#runner.run(
+          SCRIPTS.trip,
+          [sharedKey(this.#options.prefix, lane)],
+          [now, this.#timeFlag, probeIntervalMs, trip.message, trip.code ?? '', this.#sharedTtl()],
+        )),
+      () => this.#fallback.trip(lane, trip, probeIntervalMs, now),
+    );
+  }
+
+  untrip(lane: string, now: number): Promise<void> {
+    return this.#either(
+      now,
+      async () => void (await this.#runner.run(SCRIPTS.untrip, [sharedKey(this.#options.prefix, lane)], [])),
+      () => this.#fallback.untrip(lane, now),
+    );
+  }
+
+  learn(lane: string, version: number, record: LearnedLimits | undefined, now: number): Promise<Learned> {
+    return this.#either(
+      now,
+      async () =>
+        toLearned(
+          await this.#runner.run(
+            SCRIPTS.learn,
+            [sharedKey(this.#options.prefix, lane)],
+            [version, record === undefined ? '' : JSON.stringify(record), this.#sharedTtl()],
+          ),
+        ),
+      () => this.#fallback.learn(lane, version, record, now),
+    );
+  }
+
+  #sharedTtl(): number {
+    return Math.max(SHARED_TTL_MS, this.#options.idleMs);
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): Promise<void> {
@@ -177,7 +277,8 @@ export class RedisStore implements Store {
     return this.#either(
       0,
       async () => {
-        await this.#run(SCRIPTS.clear, lane, []);
+        await this.#runner.run(SCRIPTS.clear, this.#keys(lane), []);
+        this.#leases.delete(lane);
         this.#fallback.clear(lane, false);
       },
       () => this.#fallback.clear(lane, true),
@@ -237,7 +338,7 @@ export class RedisStore implements Store {
   }
 
   async #handBackLane(back: HandBack, now: number): Promise<void> {
-    if (back.clear) await this.#run(SCRIPTS.clear, back.lane, []);
+    if (back.clear) await this.#runner.run(SCRIPTS.clear, this.#keys(back.lane), []);
     if (back.add.length > 0)
       await this.#run(SCRIPTS.adjust, back.lane, bucketValueArgs(this.#head(now), back.add));
     if (back.cooldownUntil > now)
@@ -258,6 +359,7 @@ export class RedisStore implements Store {
     this.#beating = true;
     try {
       const epoch = await this.#beat(true);
+      await this.#renew();
       const lost = this.#epoch !== undefined && epoch !== this.#epoch;
       this.#epoch = epoch;
       if (this.#status !== 'redis') {
@@ -271,6 +373,15 @@ export class RedisStore implements Store {
       this.#beating = false;
     }
     this.#schedule(this.#status === 'redis' ? this.#options.heartbeatMs : this.#options.probeMs);
+  }
+
+  /** Renews every concurrency lease this instance holds, one script per lane. */
+  async #renew(): Promise<void> {
+    const head = [this.#lastNow, this.#timeFlag, this.#options.instanceTtlMs];
+    for (const [lane, ids] of this.#leases) {
+      if (ids.size === 0) continue;
+      await this.#runner.run(SCRIPTS.renew, [slotsKey(this.#options.prefix, lane)], [...head, ...ids]);
+    }
   }
 
   /** Writes (or removes) this instance's heartbeat; counts live instances; returns the epoch. */

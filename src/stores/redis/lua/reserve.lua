@@ -1,17 +1,37 @@
--- reserve: charge a cost vector to every bucket of a lane, all or nothing, in one round trip.
--- The math is src/engine/limits.ts (levelAt, waitFor with margin, charge); keep the two in step.
--- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until, ms)
+-- reserve: charge a cost vector to every bucket of a lane, all or nothing, in one round trip; also the
+-- lane's shared state: cooldown, tripped quota, waits of higher priority classes, concurrency leases.
+-- The math is src/engine/limits.ts (levelAt, waitFor with margin, charge) and the rules are
+-- src/engine/memory-store.ts (reserve); keep the three in step.
+-- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until,
+--          ms), w0 / w1 (when the waiting interactive / default requests expect to fit, ms), o0 / o1
+--          (the instance that registered w0 / w1)
+-- KEYS[2]  the lane's shared hash: v (learned limits version), tp (trip: next probe at, ms), ti (probe
+--          interval, ms), tm (trip message), tc (trip code)
+-- KEYS[3]  the lane's leases: sorted set, member = slot id, score = lease end (ms)
 -- ARGV[1]  the caller's now (epoch ms)
 -- ARGV[2]  time source: 1 = Redis TIME (hosts with skewed clocks agree), 0 = ARGV[1]
 -- ARGV[3]  idle ms: the least time the hash lives after a write
--- ARGV[4]  n, the number of buckets; then 6 values per bucket i (from ARGV[5 + 6 * (i - 1)]):
+-- ARGV[4]  rank: 0 interactive, 1 default, 2 batch; lower classes yield while a higher one waits
+-- ARGV[5]  own: buckets 1..own are a tenant's own; a wait on them registers nothing
+-- ARGV[6]  last: 1 when this is the last request of its class waiting in the caller's process
+-- ARGV[7]  slot id to lease, or '' for none
+-- ARGV[8]  slots: at most this many leases at once
+-- ARGV[9]  lease ms
+-- ARGV[10] grace ms: a registered wait lapses this long after the time it named
+-- ARGV[11] poll ms: how soon a refused caller should ask again once a wait is due or a slot is taken
+-- ARGV[12] owner: the caller's instance id; a process never yields to waits it registered itself
+--          (its own queue orders its classes)
+-- ARGV[13] n, the number of buckets; then 6 values per bucket i (from ARGV[14 + 6 * (i - 1)]):
 --          id, limit (units per window), window ms, capacity (units), margin (units), cost (units)
--- Returns  {code, wait, index, level 1, ..., level n}, all integers: code 0 = charged (wait 0, index 0);
---          1 = refused, fits after wait, index = 1-based bucket with the longest wait; 2 = never fits (cost
---          above the capacity of bucket index, wait 0); 3 = cooling down for wait (index 0). wait is in ns
---          (ms x 1e6, rounded up); level i = milli-units in use in bucket i after the call, rounded up (what
---          the store falls back on if Redis becomes unreachable). Integers, because Redis truncates Lua
---          numbers to integers on the way out and formatting strings costs more.
+-- Returns  {code, wait, index, version, level 1, ..., level n [, trip message, trip code]}, integers but
+--          the trip's strings: code 0 = charged (wait 0, index 0); 1 = refused, fits after wait, index =
+--          1-based bucket with the longest wait (index 1 on code 0: this admission is a trip's probe); 2 = never fits (cost above the capacity of bucket index,
+--          wait 0); 3 = cooling down for wait (index 0); 4 = tripped until the next probe in wait (the
+--          trip's message and code follow the levels); 5 = a higher class waits (index = its rank + 1);
+--          6 = every slot is leased. wait is in ns (ms x 1e6, rounded up); version = the learned limits'
+--          version (0: none); level i = milli-units in use in bucket i after the call, rounded up (what the
+--          store falls back on if Redis becomes unreachable). Integers, because Redis truncates Lua numbers
+--          to integers on the way out and formatting strings costs more.
 local key = KEYS[1]
 local t = tonumber(ARGV[1])
 if ARGV[2] == '1' then
@@ -19,27 +39,36 @@ if ARGV[2] == '1' then
   t = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
 end
 local idle = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local rank = tonumber(ARGV[4])
+local own = tonumber(ARGV[5])
+local slot = ARGV[7]
+local grace = tonumber(ARGV[10])
+local poll = tonumber(ARGV[11])
+local me = ARGV[12]
+local n = tonumber(ARGV[13])
+local B = 14
 
-local fields = { 'cd' }
+local fields = { 'cd', 'w0', 'w1', 'o0', 'o1' }
 for i = 1, n do
-  local id = ARGV[5 + 6 * (i - 1)]
-  fields[2 * i] = 'l:' .. id
-  fields[2 * i + 1] = 't:' .. id
+  local id = ARGV[B + 6 * (i - 1)]
+  fields[2 * i + 4] = 'l:' .. id
+  fields[2 * i + 5] = 't:' .. id
 end
 local stored = redis.call('HMGET', key, unpack(fields))
+local shared = redis.call('HMGET', KEYS[2], 'v', 'tp', 'ti')
+local version = tonumber(shared[1]) or 0
 
 -- Each bucket's level now, and the reply's copy of it.
 local limits, windows, costs, levels, out = {}, {}, {}, {}, {}
 for i = 1, n do
-  local base = 5 + 6 * (i - 1)
+  local base = B + 6 * (i - 1)
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   limits[i] = limit
   windows[i] = window
   costs[i] = tonumber(ARGV[base + 5])
-  local level = tonumber(stored[2 * i])
-  local at = tonumber(stored[2 * i + 1])
+  local level = tonumber(stored[2 * i + 4])
+  local at = tonumber(stored[2 * i + 5])
   if level == nil or at == nil then
     level = 0
   else
@@ -51,7 +80,31 @@ end
 
 local cd = tonumber(stored[1]) or 0
 if cd > t then
-  return { 3, math.ceil((cd - t) * 1e6), 0, unpack(out) }
+  return { 3, math.ceil((cd - t) * 1e6), 0, version, unpack(out) }
+end
+
+local probeAt = tonumber(shared[2])
+if probeAt ~= nil and probeAt > t then
+  local trip = redis.call('HMGET', KEYS[2], 'tm', 'tc')
+  out[n + 1] = trip[1] or ''
+  out[n + 2] = trip[2] or ''
+  return { 4, math.ceil((probeAt - t) * 1e6), 0, version, unpack(out) }
+end
+
+-- A higher class waits in another process: lower classes yield until it should have fitted, then
+-- poll, until it lapses.
+for r = 0, math.min(rank, 2) - 1 do
+  local due = tonumber(stored[2 + r])
+  if due ~= nil then
+    if t >= due + grace then
+      redis.call('HDEL', key, 'w' .. r, 'o' .. r)
+      stored[2 + r] = false
+    elseif stored[4 + r] ~= me then
+      local wait = poll
+      if due > t then wait = due - t end
+      return { 5, math.ceil(wait * 1e6), r + 1, version, unpack(out) }
+    end
+  end
 end
 
 -- The longest wait over the buckets; a cost above a capacity never fits.
@@ -61,10 +114,10 @@ for i = 1, n do
   local cost = costs[i]
   local level = levels[i]
   if cost > 0 then
-    local base = 5 + 6 * (i - 1)
+    local base = B + 6 * (i - 1)
     local capacity = tonumber(ARGV[base + 3])
     if cost > capacity then
-      return { 2, 0, i, unpack(out) }
+      return { 2, 0, i, version, unpack(out) }
     end
     if level > 0 then
       local over = math.min(level, level + cost + tonumber(ARGV[base + 4]) - capacity)
@@ -78,8 +131,32 @@ for i = 1, n do
     end
   end
 end
+
+local code = 1
+if worst == 0 and slot ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', t)
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]) then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    worst = math.min(tonumber(first[2]) - t, poll)
+    blocked = n + 1
+    code = 6
+  end
+end
+
 if worst > 0 then
-  return { 1, math.ceil(worst * 1e6), blocked, unpack(out) }
+  -- Interactive and default register their wait on the lane's own buckets and slots.
+  if rank < 2 and blocked > own then
+    local due = t + worst
+    local prior = tonumber(stored[2 + rank])
+    if prior == nil or due > prior or t >= prior + grace then
+      redis.call('HSET', key, 'w' .. rank, due, 'o' .. rank, me)
+      if redis.call('PTTL', key) < worst + grace then
+        redis.call('PEXPIRE', key, math.ceil(worst + grace + idle))
+      end
+    end
+  end
+  if code == 6 then blocked = 0 end
+  return { code, math.ceil(worst * 1e6), blocked, version, unpack(out) }
 end
 
 -- Charge every bucket; the hash lives until all of them have drained (cd <= t here).
@@ -91,7 +168,7 @@ for i = 1, n do
   local cost = costs[i]
   if cost ~= 0 then
     level = math.max(0, level + cost)
-    local id = ARGV[5 + 6 * (i - 1)]
+    local id = ARGV[B + 6 * (i - 1)]
     writes[#writes + 1] = 'l:' .. id
     writes[#writes + 1] = level
     writes[#writes + 1] = 't:' .. id
@@ -100,8 +177,21 @@ for i = 1, n do
   end
   ttl = math.max(ttl, windows[i], level * windows[i] / limits[i])
 end
+if ARGV[6] == '1' and rank < 2 and stored[4 + rank] == me then
+  redis.call('HDEL', key, 'w' .. rank, 'o' .. rank)
+end
 if #writes > 0 then
   redis.call('HSET', key, unpack(writes))
   redis.call('PEXPIRE', key, math.ceil(ttl))
 end
-return { 0, 0, 0, unpack(out) }
+if slot ~= '' then
+  local lease = tonumber(ARGV[9])
+  redis.call('ZADD', KEYS[3], t + lease, slot)
+  redis.call('PEXPIRE', KEYS[3], math.ceil(2 * lease))
+end
+if probeAt ~= nil then
+  -- This admission is the trip's probe; the next one goes an interval later.
+  redis.call('HSET', KEYS[2], 'tp', t + (tonumber(shared[3]) or 60000))
+  return { 0, 0, 1, version, unpack(out) }
+end
+return { 0, 0, 0, version, unpack(out) }
