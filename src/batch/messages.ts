@@ -4,6 +4,7 @@
  * a command-line user cannot set; these name what they can do instead.
  */
 import type { SluiceError } from '../engine/errors.js';
+import { describeBody } from '../formats/openai-errors.js';
 
 /** How a line that failed can be sent again later. */
 const RESEND = 'later, --resume --retry-failed sends the line again';
@@ -33,19 +34,6 @@ export function cliWords(message: string): string {
     .replace(/ or raise maxQueue\.?/g, '.')
     .replace(/,? or raise the burst\.?/g, '. A --tpm at least as large as the request lets it through.')
     .replace(/Raise the max wait(?: or retry later)?\.?/g, `${RESEND[0]!.toUpperCase()}${RESEND.slice(1)}.`);
-}
-
-/** `: model_not_found: The model … does not exist` from an OpenAI-shaped error body, or ''. */
-export function describeBody(body: unknown): string {
-  const error = (body as { error?: { code?: unknown; type?: unknown; message?: unknown } } | null)?.error;
-  if (typeof error !== 'object' || error === null) return '';
-  const code =
-    typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : undefined;
-  const message = typeof error.message === 'string' ? error.message : undefined;
-  return [code, message]
-    .filter((x) => x !== undefined)
-    .map((x) => `: ${x}`)
-    .join('');
 }
 
 /** `insufficient_quota (You exceeded your current quota, …)` from a quota error's body. */

@@ -7,7 +7,8 @@ import type { SluiceError } from '../engine/errors.js';
 import type { BatchResponse } from '../formats/batch-lines.js';
 import type { BatchErrorCode } from './codes.js';
 import type { Answer } from '../protocol/http.js';
-import { describeBody, failureMessage, quotaDetail, snippet } from './messages.js';
+import { describeBody } from '../formats/openai-errors.js';
+import { failureMessage, quotaDetail, snippet } from './messages.js';
 import type { StopInfo } from './options.js';
 
 export type { Answer } from '../protocol/http.js';

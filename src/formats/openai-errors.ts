@@ -2,7 +2,8 @@
  * OpenAI error bodies, as the API sends them.
  *
  * Pure builders shared by both sides of the wire: the emulator answers with them, and client-side tests
- * can build the exact bodies a real server sends. Every body has the same envelope:
+ * can build the exact bodies a real server sends; `describeBody` reads one back into a phrase for a
+ * message. Every body has the same envelope:
  * `{"error":{"message","type","param","code"}}`. See docs/rate-limits.md for what each one means to a client.
  */
 import { formatGoDuration } from './duration.js';
@@ -179,4 +180,17 @@ export function serverError(status: 500 | 502 | 503 = 500): OpenAIErrorBody {
         ? 'Bad gateway.'
         : 'The server had an error while processing your request. Sorry about that!';
   return { error: { message, type: 'server_error', param: null, code: null } };
+}
+
+/** `: model_not_found: The model … does not exist` from an OpenAI-shaped error body, or ''. */
+export function describeBody(body: unknown): string {
+  const error = (body as { error?: { code?: unknown; type?: unknown; message?: unknown } } | null)?.error;
+  if (typeof error !== 'object' || error === null) return '';
+  const code =
+    typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : undefined;
+  const message = typeof error.message === 'string' ? error.message : undefined;
+  return [code, message]
+    .filter((x) => x !== undefined)
+    .map((x) => `: ${x}`)
+    .join('');
 }

@@ -17,6 +17,7 @@ import {
   type BatchResponse,
 } from '../formats/batch-lines.js';
 import { resolveOptions } from '../formats/options.js';
+import { describeBody } from '../formats/openai-errors.js';
 import { adaptRequest } from '../protocol/adapt.js';
 import { checkBatchLine, joinUrl } from '../protocol/batch-line.js';
 import { httpTransport, toAttempt, type Answer, type Transport } from '../protocol/http.js';
@@ -462,17 +463,4 @@ function deadlineOf(value: string | null): number | undefined | null {
   if (/^\d+$/.test(value)) return Number(value);
   const t = Date.parse(value);
   return Number.isNaN(t) ? null : t;
-}
-
-/** `: model_not_found: The model … does not exist` from an OpenAI-shaped error body, or ''. */
-function describeBody(body: unknown): string {
-  const error = (body as { error?: { code?: unknown; type?: unknown; message?: unknown } } | null)?.error;
-  if (typeof error !== 'object' || error === null) return '';
-  const code =
-    typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : undefined;
-  const message = typeof error.message === 'string' ? error.message : undefined;
-  return [code, message]
-    .filter((x) => x !== undefined)
-    .map((x) => `: ${x}`)
-    .join('');
 }
