@@ -60,6 +60,8 @@ export interface ObservedGateway {
   readonly upstream: URL;
   /** The response cache, when the gateway has one. */
   readonly cache: ResponseCache | undefined;
+  /** The store's way of deciding now, when it has more than one (the Redis store: `redis`, or an outage mode). */
+  storeStatus?(): string | undefined;
   /** The config in force now (it changes on reload). */
   config(): GatewayConfig | undefined;
 }

@@ -61,6 +61,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     host: options.host,
     upstream,
     cache: options.cache,
+    storeStatus: () => storeStatusOf(options.store),
     config: () => config,
   });
   const client: UpstreamClient = upstreamClient();
@@ -183,4 +184,10 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     },
     close: closeAll,
   };
+}
+
+/** The status a store reports of itself (the Redis store's `status`), if any. */
+function storeStatusOf(store: unknown): string | undefined {
+  const status = (store as { status?: unknown } | undefined)?.status;
+  return typeof status === 'string' ? status : undefined;
 }

@@ -88,6 +88,7 @@ export function observer(options: ObserverOptions = {}): (gateway: ObservedGatew
     });
     const metrics = new GatewayMetrics({ maxLanes: o.maxLanes, processMetrics: o.processMetrics });
     if (gateway.cache) metrics.watchCache(gateway.cache.stats);
+    if (gateway.storeStatus) metrics.watchStore(gateway.storeStatus);
     const unsubscribe = engine.on((event) => {
       tracker.onEvent(event);
       metrics.onEvent(event);

@@ -18,6 +18,17 @@ describe('GatewayMetrics', () => {
     ]);
   });
 
+  it('shows the store status it reads at each scrape', async () => {
+    const m = new GatewayMetrics({ maxLanes: 2, processMetrics: false });
+    let status = 'redis';
+    m.watchStore(() => status);
+    expect(await m.text()).toContain('sluice_store_status{status="redis"} 1');
+    status = 'local-share';
+    const text = await m.text();
+    expect(text).toContain('sluice_store_status{status="local-share"} 1');
+    expect(text).toContain('sluice_store_status{status="redis"} 0');
+  });
+
   it('labels requests with an app only when the config names it', async () => {
     const m = new GatewayMetrics({ maxLanes: 10, processMetrics: false });
     const record = {

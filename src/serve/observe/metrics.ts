@@ -31,6 +31,9 @@ const TTFB_BUCKETS = [
 ];
 const WAIT_BUCKETS = [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** The statuses a shared store reports (the Redis store's; see `RedisStoreStatus`). */
+const STORE_STATUSES = ['redis', 'local-share', 'fail-closed'] as const;
+
 /** Maps lane ids to label values, at most `max` of them; the rest share `other`. */
 export class LaneLabels {
   readonly #known = new Set<string>();
@@ -234,6 +237,24 @@ export class GatewayMetrics {
    * disappear; lanes beyond `maxLanes` get no gauges (they would collide on `other`).
    */
   /** Exports the response cache's counters (read at scrape time). */
+  /**
+   * `sluice_store_status{status}`: 1 for the way the lane store decides now, 0 for the others — with
+   * Redis, `redis` while it answers, `local-share` or `fail-closed` during an outage (docs/redis.md).
+   */
+  watchStore(status: () => string | undefined): void {
+    new Gauge({
+      name: 'sluice_store_status',
+      help: 'How the shared lane store decides now: 1 for the current status (redis, local-share, fail-closed).',
+      labelNames: ['status'],
+      registers: [this.registry],
+      collect() {
+        const now = status();
+        if (now === undefined) return;
+        for (const s of STORE_STATUSES) this.set({ status: s }, s === now ? 1 : 0);
+      },
+    });
+  }
+
   watchCache(stats: Readonly<CacheStats>): void {
     const counters: [keyof CacheStats, string, string][] = [
       [
