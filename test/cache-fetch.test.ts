@@ -174,6 +174,29 @@ describe('createFetch({ cache })', () => {
     expect(mock.stats().received).toBe(1);
   });
 
+  it('stores a stream whose reader cancelled the body after its [DONE]', async () => {
+    mock = await startMock();
+    const f = createFetch({ cache: true });
+    const res = await f(`${mock.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-one', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...ask(), stream: true, stream_options: { include_usage: true } }),
+    });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('[DONE]')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toContain('[DONE]');
+    await reader.cancel(); // as an SDK may once it has read the end
+    const again = await raw(client(f), ask());
+    expect(again.headers.get('x-sluice-cache')).toBe('hit');
+    expect(mock.stats().received).toBe(1);
+  });
+
   it('serves a JSON answer later as a real stream: several chunks, the usage chunk when asked, [DONE]', async () => {
     mock = await startMock();
     const f = createFetch({ cache: true });

@@ -59,8 +59,10 @@ export async function throughCache(
       recording = true;
       return {
         push: (chunk) => recorder.push(chunk),
-        finish: (complete) => {
-          const entry = complete ? recorder.entry(cache.now()) : undefined;
+        finish: () => {
+          // Whether the answer ended well is the recorder's to judge, not how reading stopped: an SDK
+          // that has read a stream's end (`[DONE]`) may cancel the rest of the body.
+          const entry = recorder.entry(cache.now());
           if (entry) void cache.store(key, entry).finally(done);
           else done();
         },
