@@ -23,10 +23,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AmqpPublisher } from '../src/worker/amqp/publish.js';
 import { bullConnection } from '../src/worker/bullmq/consumer.js';
+import { CLI, startMockProcess } from './lib/cli-process.js';
 import { fmt, pct } from './lib/stats.js';
 import { table } from './lib/table.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./lib/bullmq-peer.mjs', import.meta.url));
 const quick = process.argv.includes('--quick');
 const concurrencyArg = process.argv.indexOf('--worker-concurrency');
@@ -62,46 +62,17 @@ const line = (i: number) =>
     },
   });
 
-interface Mock {
-  url: string;
-  stats(): Promise<{ received: number; admitted: number; rejected: { total: number } }>;
-  close(): void;
-}
-
-function startMock(): Promise<Mock> {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'mock',
-      '--rpm',
-      String(O.rpm),
-      '--tpm',
-      String(O.tpm),
-      '--burst-seconds',
-      String(O.burstSeconds),
-      '--latency-ms',
-      String(O.latencyMs),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        const origin = m[1]!;
-        resolve({
-          url: `${origin}/v1`,
-          stats: async () => (await fetch(`${origin}/__mock/stats`)).json() as never,
-          close: () => child.kill('SIGTERM'),
-        });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`sluice mock exited with ${code}`)));
-  });
-}
+const startMock = () =>
+  startMockProcess([
+    '--rpm',
+    String(O.rpm),
+    '--tpm',
+    String(O.tpm),
+    '--burst-seconds',
+    String(O.burstSeconds),
+    '--latency-ms',
+    String(O.latencyMs),
+  ]);
 
 function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', text: string): Promise<void> {
   return new Promise((resolve, reject) => {
