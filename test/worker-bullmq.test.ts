@@ -3,11 +3,14 @@
  * BullMQ queue per test in the shared Redis.
  */
 import { Queue, type Job } from 'bullmq';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMock, type MockServer } from '../src/mock/index.js';
 import { bullConnection } from '../src/worker/bullmq/consumer.js';
 import { BullmqPublisher } from '../src/worker/bullmq/publish.js';
-import { chatLine, startCountingProxy } from './support/batch.js';
+import { chatLine, CLI, startCountingProxy, tempDir } from './support/batch.js';
 import { freshPrefix, REDIS_URL, removeKeys, sharedRedis } from './support/redis.js';
 import { freshQueue, launchWorker, until, type WorkerProcess } from './support/worker.js';
 
@@ -208,6 +211,61 @@ describe('sluice worker --bullmq', () => {
     expect(reasons.get('no-messages')?.error?.code).toBe('upstream_rejected');
     expect(reasons.get('no-messages')?.response?.status_code).toBe(400);
     expect(failed.every((j) => j.attemptsMade === 1)).toBe(true);
+  });
+
+  it("a job's headers are read as a message's: past its x-sluice-deadline it fails deadline_exceeded unsent; headers that are not an object of strings fail invalid_header", async () => {
+    const m = await mock({});
+    const { name, queue } = await queueFor('bull-headers');
+    const line = (id: string) => JSON.parse(chatLine(id)) as Record<string, unknown>;
+    await queue.add('batch-line', {
+      ...line('late'),
+      headers: { 'X-Sluice-Deadline': String(Date.now() - 60_000) },
+    });
+    await queue.add('batch-line', { ...line('bad'), headers: ['x-sluice-deadline'] });
+    await queue.add('batch-line', {
+      ...line('on-time'),
+      headers: { 'x-sluice-deadline': '2999-01-01T00:00:00Z' },
+    });
+    const w = worker(name, m.url);
+    await w.ready;
+    await untilEnded(queue, 3, 'three jobs');
+    const { completed, failed } = await ended(queue);
+    expect(completed.map((j) => (j.returnvalue as Line).custom_id)).toEqual(['on-time']);
+    const codes = new Map(
+      failed.map((j) => [(JSON.parse(j.failedReason) as Line).custom_id, j.failedReason]),
+    );
+    expect(JSON.parse(codes.get('late')!)).toMatchObject({ error: { code: 'deadline_exceeded' } });
+    expect(JSON.parse(codes.get('bad')!)).toMatchObject({ error: { code: 'invalid_header' } });
+    expect(m.stats().received).toBe(1);
+  });
+
+  it("sluice enqueue --deadline puts the deadline in every job's headers; a past or unreadable one exits 2 naming the flag", async () => {
+    const { name, queue } = await queueFor('bull-enqueue-deadline');
+    const file = join(tempDir(), 'in.jsonl');
+    writeFileSync(file, [chatLine('a'), chatLine('b')].join('\n') + '\n');
+    const run = (deadline: string) =>
+      spawnSync(
+        process.execPath,
+        [CLI, 'enqueue', file, '--bullmq', REDIS_URL, '--queue', name, '--deadline', deadline],
+        {
+          encoding: 'utf8',
+        },
+      );
+    const before = Date.now();
+    expect(run('2h').status).toBe(0);
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs).toHaveLength(2);
+    for (const job of jobs) {
+      const at = Date.parse((job.data as { headers: Record<string, string> }).headers['x-sluice-deadline']!);
+      expect(at).toBeGreaterThanOrEqual(before + 2 * 3_600_000);
+      expect((job.data as { custom_id: string }).custom_id).toMatch(/^[ab]$/);
+    }
+    for (const bad of ['2001-01-01T00:00:00Z', 'soonish']) {
+      const r = run(bad);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('--deadline');
+    }
+    expect(await queue.getJobCountByTypes('waiting')).toBe(2);
   });
 
   it('SIGTERM: jobs on the wire complete, the rest stay queued, exit 0', async () => {

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { readLines } from '../batch/input.js';
 import { type OptionTable } from '../formats/options.js';
-import { text, whole, boolean } from '../formats/option-kinds.js';
+import { text, whole, boolean, parseDuration } from '../formats/option-kinds.js';
 import { checkBatchLine } from '../protocol/batch-line.js';
 import { AmqpPublisher } from '../worker/amqp/publish.js';
 import { BullmqPublisher } from '../worker/bullmq/publish.js';
@@ -27,6 +27,10 @@ export const ENQUEUE_FLAGS = {
     placeholder: '0-9',
     help: 'message priority for every line, higher first',
   }),
+  deadline: text({
+    placeholder: 'time',
+    help: 'every message expires then: an ISO date (2026-12-01T18:00:00Z), epoch ms, or a duration from now (2h); the worker answers deadline_exceeded without sending one taken later',
+  }),
   replyTo: text({
     placeholder: 'queue',
     help: 'RabbitMQ: results go to this queue (reply_to) instead of <queue>.results',
@@ -36,6 +40,20 @@ export const ENQUEUE_FLAGS = {
 
 /** Bad lines printed before the rest are only counted. */
 const BAD_SHOWN = 20;
+
+/** `--deadline` as the ISO date the worker reads from `x-sluice-deadline`; exits 2 when unreadable. */
+function deadlineHeader(value: string, now = Date.now()): string {
+  const t = value.trim();
+  const fromNow = parseDuration(t);
+  const ms = /^\d+$/.test(t) ? Number(t) : fromNow !== undefined ? now + fromNow : Date.parse(t);
+  if (!Number.isFinite(ms)) {
+    fail(
+      `--deadline must be an ISO date (2026-12-01T18:00:00Z), epoch milliseconds or a duration from now (2h, 30m), got ${JSON.stringify(value)}.`,
+    );
+  }
+  if (ms <= now) fail(`--deadline ${value} is already past: every message would expire unsent.`);
+  return new Date(ms).toISOString();
+}
 
 function fail(message: string): never {
   process.stderr.write(`error: ${message}\n`);
@@ -58,6 +76,7 @@ Batch requests are listed on stderr with their numbers and not published; the ex
 Examples:
   $ sluice enqueue examples/requests.jsonl --amqp amqp://127.0.0.1 --queue prompts
   $ sluice enqueue urgent.jsonl --amqp amqp://127.0.0.1 --queue prompts --priority 9
+  $ sluice enqueue today.jsonl --amqp amqp://127.0.0.1 --queue prompts --deadline 6h
   $ sluice enqueue examples/requests.jsonl --bullmq redis://127.0.0.1:6379 --queue prompts
 
 Reference: docs/worker.md`,
@@ -80,6 +99,8 @@ Reference: docs/worker.md`,
     if (flags.replyTo !== undefined && flags.bullmq !== undefined) {
       fail("--reply-to is for RabbitMQ; a BullMQ result is the job's return value.");
     }
+    const headers =
+      flags.deadline === undefined ? undefined : { 'x-sluice-deadline': deadlineHeader(flags.deadline) };
     let publisher: AmqpPublisher | BullmqPublisher;
     try {
       if (flags.amqp !== undefined) {
@@ -106,6 +127,7 @@ Reference: docs/worker.md`,
         }
         await publisher.publish(raw.text, {
           ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+          ...(headers === undefined ? {} : { headers }),
           ...(flags.replyTo === undefined
             ? {}
             : { replyTo: flags.replyTo, correlationId: checked.request.customId }),

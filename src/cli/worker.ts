@@ -102,8 +102,9 @@ queued); one message probes the quota every --quota-probe, and consumption resum
 
 The worker holds only as many messages as its pace needs (rate x latency): the backlog stays in
 the broker. Per message: the AMQP priority property (0-9; 7+ interactive, 4-6 default, 0-3
-batch), or the headers x-sluice-priority, x-sluice-max-wait-ms and x-sluice-deadline (epoch ms or
-ISO date; past it the message is not sent). Several workers share one account's limits with
+batch) or the BullMQ job priority, and the headers x-sluice-priority, x-sluice-max-wait-ms and
+x-sluice-deadline (epoch ms or ISO date; past it the message is not sent) - for BullMQ as an
+object under "headers" in the job's data. Several workers share one account's limits with
 --redis; they also remember finished custom_ids there, so a redelivered message is not sent twice.
 
 SIGTERM (or Ctrl-C): stop taking messages, let requests on the wire finish for --grace, return the

@@ -14,19 +14,11 @@
  * Queues are declared durable, the work queue with `x-max-priority` so message priorities order it.
  */
 import amqp, { type ConfirmChannel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
-import type { Priority } from '../../engine/events.js';
 import type { Delivery, Flow, WorkerCore } from '../core.js';
+import { classOfPriority, headerReader } from '../message.js';
 
 /** The priorities a work queue is declared with (AMQP `priority` 0–9 is honoured). */
 export const MAX_PRIORITY = 10;
-
-/** How an AMQP priority maps to the engine's classes (when the message carries one). */
-export function classOfPriority(priority: number | undefined): Priority | undefined {
-  if (priority === undefined || !Number.isFinite(priority)) return undefined;
-  if (priority >= 7) return 'interactive';
-  if (priority >= 4) return 'default';
-  return 'batch';
-}
 
 /** The arguments of a work queue, the same for the worker and `sluice enqueue`. */
 export const WORK_QUEUE: Options.AssertQueue = {
@@ -237,14 +229,4 @@ export class AmqpWorker implements Flow {
       // Already closed.
     }
   }
-}
-
-/** Case-insensitive lookup of AMQP headers (values may arrive as numbers or buffers). */
-function headerReader(headers: Record<string, unknown> | undefined): { get(name: string): string | null } {
-  const map = new Map<string, string>();
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined || v === null) continue;
-    map.set(k.toLowerCase(), Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
-  }
-  return { get: (name) => map.get(name.toLowerCase()) ?? null };
 }

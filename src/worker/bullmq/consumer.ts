@@ -1,6 +1,8 @@
 /**
  * The BullMQ transport of `sluice worker`: a BullMQ `Worker` on `queue` whose processor hands each
- * job's data (a Batch line) to the worker core. A result line is the job's return value; an error
+ * job's data (a Batch line) to the worker core. The data may carry the message's `x-sluice-*` headers
+ * under `headers` (as an AMQP message carries them); the job's priority maps to the engine's class as
+ * `sluice enqueue --priority` set it. A result line is the job's return value; an error
  * line is the failure reason of the job (it fails without retries: the engine retried already); a
  * malformed job fails with the reason. A quota stop returns the job to the queue with BullMQ's manual
  * rate limit for the probe interval (every worker of the queue waits), then one job probes.
@@ -11,7 +13,8 @@
  * check and sent again (at most the jobs that worker held).
  */
 import { Queue, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Delivery, Flow, WorkerCore } from '../core.js';
+import type { Flow, Verdict, WorkerCore } from '../core.js';
+import { classOfJobPriority, headerReader } from '../message.js';
 
 export interface BullmqWorkerOptions {
   /** The Redis BullMQ uses (`redis://host:port/db`). */
@@ -41,8 +44,6 @@ export function bullConnection(url: string): ConnectionOptions {
     maxRetriesPerRequest: null,
   };
 }
-
-const NO_HEADERS = { get: () => null };
 
 export class BullmqWorker implements Flow {
   readonly #o: BullmqWorkerOptions;
@@ -100,12 +101,7 @@ export class BullmqWorker implements Flow {
 
   async #process(job: Job, token: string | undefined): Promise<unknown> {
     const core = this.#o.core;
-    const delivery: Delivery = {
-      text: JSON.stringify(job.data),
-      headers: NO_HEADERS,
-      redelivered: false,
-    };
-    const verdict = await core.process(delivery);
+    const verdict = await this.#verdict(job);
     switch (verdict.kind) {
       case 'result':
         if (verdict.ok) return verdict.line;
@@ -132,6 +128,34 @@ export class BullmqWorker implements Flow {
     }
   }
 
+  /** The core's verdict on a job: its data is a Batch line, with the message's headers under `headers`. */
+  #verdict(job: Job): Promise<Verdict> {
+    const data: unknown = job.data;
+    let line = data;
+    let headers: Record<string, string | number> | undefined;
+    if (isRecord(data) && data.headers !== undefined) {
+      const { headers: given, ...rest } = data;
+      if (!isHeaderRecord(given)) {
+        this.#o.core.tally.dead++;
+        return Promise.resolve({
+          kind: 'dead',
+          customId: typeof rest.custom_id === 'string' ? rest.custom_id : null,
+          code: 'invalid_header',
+          reason: `the job's "headers" must be an object of strings or numbers, such as {"x-sluice-deadline": "2026-12-01T18:00:00Z"}; got ${JSON.stringify(given)}.`,
+        });
+      }
+      line = rest;
+      headers = given;
+    }
+    const priority = classOfJobPriority(job.priority);
+    return this.#o.core.process({
+      text: JSON.stringify(line),
+      headers: headerReader(headers),
+      redelivered: false,
+      ...(priority === undefined ? {} : { priority }),
+    });
+  }
+
   async close(): Promise<void> {
     try {
       await this.#worker?.close();
@@ -139,4 +163,12 @@ export class BullmqWorker implements Flow {
       await this.#queue?.close();
     }
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isHeaderRecord(value: unknown): value is Record<string, string | number> {
+  return isRecord(value) && Object.values(value).every((v) => typeof v === 'string' || typeof v === 'number');
 }

@@ -1,6 +1,7 @@
 /**
  * Adding Batch lines to a BullMQ queue (`sluice enqueue --bullmq`): one job per line, its data the
- * line's JSON, added in bulk (a thousand per round trip).
+ * line's JSON (with the message's `x-sluice-*` headers under `headers` when there are any), added in
+ * bulk (a thousand per round trip).
  */
 import { Queue } from 'bullmq';
 import { bullConnection } from './consumer.js';
@@ -25,12 +26,16 @@ export class BullmqPublisher {
 
   /**
    * Adds one line. `priority` is AMQP-style, 0–9, higher first; BullMQ's own priority is 1 (first) and
-   * up, so 9 becomes 1 and 0 becomes 10.
+   * up, so 9 becomes 1 and 0 becomes 10. `headers` go into the job's data, where the worker reads them.
    */
-  async publish(text: string, options: { priority?: number } = {}): Promise<void> {
+  async publish(
+    text: string,
+    options: { priority?: number; headers?: Record<string, string> } = {},
+  ): Promise<void> {
+    const line = JSON.parse(text) as Record<string, unknown>;
     this.#pending.push({
       name: JOB_NAME,
-      data: JSON.parse(text) as unknown,
+      data: options.headers === undefined ? line : { ...line, headers: options.headers },
       ...(options.priority === undefined ? {} : { opts: { priority: 10 - options.priority } }),
     });
     if (this.#pending.length >= this.#chunk) await this.#flush();
