@@ -6,9 +6,10 @@ import { PRIORITIES } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import { type OptionsInput, type OptionTable, type ResolvedOptions } from '../formats/options.js';
-import { boolean, custom, duration, oneOf, positive, text, whole } from '../formats/option-kinds.js';
+import { boolean, custom, duration, oneOf, text, whole } from '../formats/option-kinds.js';
 import type { Transport } from '../protocol/http.js';
 import type { LaneProgress } from './progress.js';
+import { CALLER_OPTIONS } from '../protocol/caller-options.js';
 
 /** Tuning of the runner that is not an option. */
 export const BATCH_DEFAULTS = {
@@ -24,7 +25,6 @@ export const BATCH_DEFAULTS = {
 
 const isFunction = <F>(v: unknown): v is F => typeof v === 'function';
 const isObject = <T>(v: unknown): v is T => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isKey = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
 /**
  * Every option of a batch run, declared once: `runBatch()` resolves this table, `sluice batch` turns
@@ -48,20 +48,7 @@ export const BATCH_OPTIONS = {
     expected: 'an http(s) base URL such as https://api.openai.com/v1',
     help: 'the API base URL',
   }),
-  /** Sent as `Authorization: Bearer …`; never logged, never written. */
-  apiKey: custom(isKey, { expected: 'a non-empty string', help: 'the API key' }),
-  /** Requests per minute per model. @default learned from the headers */
-  rpm: positive({
-    placeholder: 'n',
-    defaultText: 'learned from the headers',
-    help: 'requests per minute, per model',
-  }),
-  /** Tokens per minute per model. @default learned from the headers */
-  tpm: positive({
-    placeholder: 'n',
-    defaultText: 'learned from the headers',
-    help: 'tokens per minute, per model',
-  }),
+  ...CALLER_OPTIONS,
   /** Requests handed to the engine at once (waiting for admission or on the wire). @default 256 */
   maxInFlight: whole({
     min: 1,

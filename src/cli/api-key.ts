@@ -1,11 +1,29 @@
 /**
- * The API key and base URL of the commands that call the API on their own (`sluice worker`): the key
- * from the environment only (the variable `--api-key-env` names), checked, never printed; the base URL
- * checked, or `mock` for the built-in emulator.
+ * The API key and base URL of the commands that call the API on their own (`sluice batch`, `sluice
+ * worker`): their `--base-url` and `--api-key-env` flags, the key from the environment only (the
+ * variable `--api-key-env` names), checked, never printed; the base URL checked, or `mock` for the
+ * built-in emulator.
  */
 import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
+import { text } from '../formats/option-kinds.js';
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+/** The flags that say where the API is and which variable holds its key. */
+export const ACCESS_FLAGS = {
+  /** The API's base URL, or `mock` for the built-in emulator. */
+  baseUrl: text({
+    placeholder: 'url',
+    defaultText: `$OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}`,
+    help: 'the API base URL, /v1 included; "mock" runs the built-in emulator',
+  }),
+  /** The environment variable that holds the key (never the key itself). */
+  apiKeyEnv: text({
+    placeholder: 'name',
+    defaultText: 'OPENAI_API_KEY',
+    help: 'environment variable holding the API key',
+  }),
+} as const;
 
 export type Access =
   { ok: true; baseUrl: string; mock: boolean; apiKey: string | undefined } | { ok: false; message: string };
@@ -25,7 +43,7 @@ export function readAccess(flags: { baseUrl?: string | undefined; apiKeyEnv?: st
     return {
       ok: false,
       message: looksLikeKey(flags.apiKeyEnv)
-        ? '--api-key-env takes the NAME of the environment variable that holds the key (like OPENAI_API_KEY), but it was given what looks like an API key itself (not shown). A key on the command line stays in the shell history and the process list: consider rotating it.'
+        ? "--api-key-env takes the NAME of the environment variable that holds the key (like OPENAI_API_KEY), but it was given what looks like an API key itself (not shown). A key on the command line stays in the shell history and the process list: consider rotating it. Export it instead — export OPENAI_API_KEY=... — and drop --api-key-env, or give the variable's name."
         : '--api-key-env takes the name of an environment variable (letters, digits and _, not starting with a digit, like OPENAI_API_KEY); the value given is not one (not shown, in case it is a secret).',
     };
   }
@@ -40,7 +58,10 @@ export function readAccess(flags: { baseUrl?: string | undefined; apiKeyEnv?: st
   if (apiKey !== undefined) {
     const problem = keyProblem(apiKey);
     if (problem)
-      return { ok: false, message: `the API key in ${keyVar} ${problem}. The key itself is not shown.` };
+      return {
+        ok: false,
+        message: `the API key in ${keyVar} ${problem}. The key itself is not shown. Remove the character, e.g. export ${keyVar}="$(printf %s "$${keyVar}" | tr -d '\\r\\n ')".`,
+      };
   }
   const source = flags.baseUrl !== undefined ? '--base-url' : 'OPENAI_BASE_URL';
   const baseUrl = flags.baseUrl ?? (process.env['OPENAI_BASE_URL'] || DEFAULT_BASE_URL);

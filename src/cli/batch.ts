@@ -1,6 +1,5 @@
 import { basename, relative } from 'node:path';
 import type { Command } from 'commander';
-import { baseUrlProblem, isEnvName, keyProblem, looksLikeKey } from '../batch/checks.js';
 import { formatPlan, planBatch } from '../batch/plan.js';
 import { formatCount, ProgressReporter, type ProgressMode } from '../batch/display.js';
 import { keyRedactor, type Redactor } from '../batch/redact.js';
@@ -16,11 +15,10 @@ import { type OptionTable } from '../formats/options.js';
 import { boolean, text } from '../formats/option-kinds.js';
 import { formatSummary } from '../batch/summary.js';
 import { MOCK_DEFAULTS, startMock, type MockOptions, type MockServer } from '../mock/index.js';
+import { ACCESS_FLAGS, DEFAULT_BASE_URL, readAccess } from './api-key.js';
 import { DRY_RUN_FLAGS, dryRunProbe } from './batch-probe.js';
 import { addOptions, resolveFlags } from './options.js';
 import { openRedisStore, redisUrlProblem } from './redis.js';
-
-const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 /**
  * The emulator behind `--base-url mock`: OpenAI's default-tier-like limits with a one-second burst and a
@@ -38,18 +36,7 @@ export const EMBEDDED_MOCK: MockOptions = {
 export const BATCH_FLAGS = {
   output: BATCH_OPTIONS.output,
   errors: BATCH_OPTIONS.errors,
-  /** The API's base URL, or `mock` for the built-in emulator. */
-  baseUrl: text({
-    placeholder: 'url',
-    defaultText: `$OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}`,
-    help: 'the API base URL, /v1 included; "mock" runs the built-in emulator',
-  }),
-  /** The environment variable that holds the key (never the key itself). */
-  apiKeyEnv: text({
-    placeholder: 'name',
-    defaultText: 'OPENAI_API_KEY',
-    help: 'environment variable holding the API key',
-  }),
+  ...ACCESS_FLAGS,
   rpm: BATCH_OPTIONS.rpm,
   tpm: BATCH_OPTIONS.tpm,
   maxInFlight: BATCH_OPTIONS.maxInFlight,
@@ -111,15 +98,6 @@ function crash(err: unknown): never {
     `error: unexpected failure: ${(err as Error)?.message ?? String(err)}. Results written so far are whole lines; --resume continues.\n`,
   );
   process.exit(1);
-}
-
-function isLoopback(url: string): boolean {
-  try {
-    const host = new URL(url).hostname;
-    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
-  } catch {
-    return false;
-  }
 }
 
 /** Registers `sluice batch`. */
@@ -211,46 +189,10 @@ Reference: docs/batch.md`,
     }
     const output = flags.output;
 
-    if (flags.apiKeyEnv !== undefined && !isEnvName(flags.apiKeyEnv)) {
-      // Never echoed: a value that is no variable name may well be a secret.
-      fail(
-        looksLikeKey(flags.apiKeyEnv)
-          ? "--api-key-env takes the NAME of the environment variable that holds the key (like OPENAI_API_KEY), but it was given what looks like an API key itself (not shown). A key on the command line stays in the shell history and the process list: consider rotating it. Export it instead — export OPENAI_API_KEY=... — and drop --api-key-env, or give the variable's name."
-          : '--api-key-env takes the name of an environment variable (letters, digits and _, not starting with a digit, like OPENAI_API_KEY); the value given is not one (not shown, in case it is a secret).',
-      );
-    }
-    const keyVar = flags.apiKeyEnv ?? 'OPENAI_API_KEY';
-    let apiKey = process.env[keyVar] || undefined;
-    if (flags.apiKeyEnv !== undefined && apiKey === undefined) {
-      fail(
-        `--api-key-env ${keyVar}: the variable ${keyVar} is not set (or empty). Export it with the API key.`,
-      );
-    }
-    if (apiKey !== undefined) {
-      redact = keyRedactor(apiKey);
-      const problem = keyProblem(apiKey);
-      if (problem) {
-        fail(
-          `the API key in ${keyVar} ${problem}. The key itself is not shown. Remove the character, e.g. export ${keyVar}="$(printf %s "$${keyVar}" | tr -d '\\r\\n ')".`,
-        );
-      }
-    }
-
-    const baseSource = flags.baseUrl !== undefined ? '--base-url' : 'OPENAI_BASE_URL';
-    const rawBase = flags.baseUrl ?? (process.env['OPENAI_BASE_URL'] || DEFAULT_BASE_URL);
-    const useMock = rawBase === 'mock';
-    const urlProblem = useMock ? undefined : baseUrlProblem(rawBase);
-    if (urlProblem) {
-      fail(
-        `${baseSource} ${JSON.stringify(rawBase)} ${urlProblem}. Expected the API's base URL, /v1 included, e.g. ${DEFAULT_BASE_URL}, or "mock".`,
-      );
-    }
-    if (apiKey === undefined && useMock) apiKey = 'sk-mock';
-    if (apiKey === undefined && !isLoopback(rawBase)) {
-      fail(
-        `no API key: set OPENAI_API_KEY (the key is read from the environment, never from the command line), or name another variable with --api-key-env. To try Sluice without an account, use --base-url mock.`,
-      );
-    }
+    const access = readAccess(flags);
+    if (!access.ok) fail(access.message);
+    const { apiKey, mock: useMock, baseUrl: rawBase } = access;
+    redact = keyRedactor(apiKey);
 
     const options: BatchOptions = {
       input,

@@ -15,7 +15,7 @@ import { WorkerCore } from '../worker/core.js';
 import { portOf, serveMetrics, workerRegistry } from '../worker/metrics.js';
 import { WORKER_DEFAULTS, WORKER_OPTIONS, type WorkerOptions } from '../worker/options.js';
 import { redisFinished } from '../worker/remember.js';
-import { readAccess, showUrl, DEFAULT_BASE_URL } from './api-key.js';
+import { ACCESS_FLAGS, readAccess, showUrl } from './api-key.js';
 import { EMBEDDED_MOCK } from './batch.js';
 import { addOptions, resolveFlags } from './options.js';
 import { openRedisStore, redisUrlProblem } from './redis.js';
@@ -29,16 +29,7 @@ export const WORKER_FLAGS = {
   }),
   queue: WORKER_OPTIONS.queue,
   results: WORKER_OPTIONS.results,
-  baseUrl: text({
-    placeholder: 'url',
-    defaultText: `$OPENAI_BASE_URL, else ${DEFAULT_BASE_URL}`,
-    help: 'the API base URL, /v1 included; "mock" runs the built-in emulator',
-  }),
-  apiKeyEnv: text({
-    placeholder: 'name',
-    defaultText: 'OPENAI_API_KEY',
-    help: 'environment variable holding the API key',
-  }),
+  ...ACCESS_FLAGS,
   rpm: WORKER_OPTIONS.rpm,
   tpm: WORKER_OPTIONS.tpm,
   concurrency: WORKER_OPTIONS.concurrency,

@@ -6,8 +6,9 @@ import { PRIORITIES } from '../engine/events.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import { type OptionsInput, type OptionTable, type ResolvedOptions } from '../formats/options.js';
-import { custom, duration, oneOf, positive, text, whole } from '../formats/option-kinds.js';
+import { custom, duration, oneOf, text, whole } from '../formats/option-kinds.js';
 import type { Transport } from '../protocol/http.js';
+import { CALLER_OPTIONS } from '../protocol/caller-options.js';
 
 /** Tuning of the worker that is not an option. */
 export const WORKER_DEFAULTS = {
@@ -23,7 +24,6 @@ export const WORKER_DEFAULTS = {
 } as const;
 
 const isObject = <T>(v: unknown): v is T => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isKey = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
 export const WORKER_OPTIONS = {
   /** The queue to consume; results go to `<queue>.results`, malformed messages to `<queue>.dead`. */
@@ -36,20 +36,7 @@ export const WORKER_OPTIONS = {
   }),
   /** Base URL of the API, `/v1` included. */
   baseUrl: text({ flag: false, help: 'the API base URL' }),
-  /** Sent as `Authorization: Bearer …`; never logged. */
-  apiKey: custom(isKey, { expected: 'a non-empty string', help: 'the API key' }),
-  /** Requests per minute per model. @default learned from the headers */
-  rpm: positive({
-    placeholder: 'n',
-    defaultText: 'learned from the headers',
-    help: 'requests per minute, per model',
-  }),
-  /** Tokens per minute per model. @default learned from the headers */
-  tpm: positive({
-    placeholder: 'n',
-    defaultText: 'learned from the headers',
-    help: 'tokens per minute, per model',
-  }),
+  ...CALLER_OPTIONS,
   /**
    * Messages held at once (waiting for admission or on the wire). @default from the pace: twice the
    * lane's rate × the answers' latency, re-computed as limits and latency are learned
