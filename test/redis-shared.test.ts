@@ -1,17 +1,18 @@
 /**
  * What the engine shares through the Redis store beyond bucket levels, with two engines on one prefix as
  * two processes would be (nothing else in common): the tripped quota, the learned limits, concurrency
- * slots (leases that lapse when their holder dies). The upstream is a function, so what each engine sent
- * is counted exactly.
+ * slots of the lane and of a tenant (leases that lapse when their holder dies). The upstream is a
+ * function, so what each engine sent is counted exactly.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/engine/clock.js';
 import { Engine } from '../src/engine/engine.js';
 import { SluiceError } from '../src/engine/errors.js';
 import type { EngineOptions } from '../src/engine/options.js';
 import type { AttemptResult, EngineRequest } from '../src/engine/request.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/stores/redis/index.js';
-import { freshPrefix, REDIS_URL, removeKeys, sharedRedis } from './support/redis.js';
+import { freshPrefix, REDIS_URL, removeKeys, sharedRedis, until } from './support/redis.js';
 
 let redis: Redis;
 const prefixes: string[] = [];
@@ -206,5 +207,108 @@ describe('shared through Redis', () => {
     await dying.close();
     await waiting;
     expect(went).toBe(true);
+  });
+});
+
+describe("a tenant's maxConcurrency shared through Redis", () => {
+  /** Only tenant `app` limits its concurrency; the lane does not. */
+  const options: EngineOptions = {
+    limits: { rpm: 60_000 },
+    learnLimits: false,
+    tenantLimits: (_lane, tenant) => (tenant === 'app' ? { maxConcurrency: 2 } : undefined),
+  };
+  const as = (tenant: string): EngineRequest => ({ ...req, tenant });
+
+  /** A send that holds its answer until `open()`, counting what is in flight. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const state = { sent: 0, inFlight: 0, most: 0 };
+    const send = async () => {
+      state.sent++;
+      state.most = Math.max(state.most, ++state.inFlight);
+      await opened;
+      state.inFlight--;
+      return ok();
+    };
+    return { state, send, open };
+  }
+
+  it("holds a tenant's slots taken in one process against the other, while other tenants go", async () => {
+    const [a, b] = pair(options);
+    const held = gate();
+    // Process A takes both of the tenant's slots and keeps them until its answers are done.
+    const inA = [0, 1].map(() => a.execute(as('app'), held.send).then((e) => e.done()));
+    await until(() => held.state.sent === 2, "A's two requests sent");
+    const waiting = gate();
+    const inB = [0, 1].map(() => b.execute(as('app'), waiting.send).then((e) => e.done()));
+    // Another tenant's requests in B go at once: the held tenant does not hold up the lane.
+    for (let i = 0; i < 3; i++) await b.execute(as('other'), async () => ok()).then((e) => e.done());
+    expect(waiting.state.sent).toBe(0);
+    waiting.open();
+    held.open();
+    await Promise.all([...inA, ...inB]);
+    expect(waiting.state.sent).toBe(2);
+  });
+
+  it('never has more of the tenant in flight across both processes than its maxConcurrency', async () => {
+    const [a, b] = pair(options);
+    const total = 10;
+    let started = 0;
+    let inFlight = 0;
+    let most = 0;
+    // Each answer waits for a second one in flight (or for the last request), so that two overlap.
+    const send = async () => {
+      started++;
+      most = Math.max(most, ++inFlight);
+      await until(() => inFlight >= 2 || started === total, 'a second request in flight');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      return ok();
+    };
+    const one = (engine: Engine) => engine.execute(as('app'), send).then((e) => e.done());
+    await Promise.all(Array.from({ length: total }, (_, i) => one(i % 2 === 0 ? a : b)));
+    expect(started).toBe(total);
+    expect(most).toBe(2);
+  });
+
+  it("lets a tenant's lease of a process that died lapse after instanceTtlMs of the callers' clock", async () => {
+    const prefix = freshPrefix();
+    prefixes.push(prefix);
+    const T0 = 1_000_000;
+    const clock = new ManualClock(T0);
+    // Caller time, so that the lease's end is in the manual clock; one slot for the tenant.
+    const storeOptions: RedisStoreOptions = { time: 'caller', instanceTtlMs: 600 };
+    const one: EngineOptions = {
+      ...options,
+      clock,
+      tenantLimits: (_lane, tenant) => (tenant === 'app' ? { maxConcurrency: 1 } : undefined),
+    };
+    const dying = new Engine({ store: store(prefix, storeOptions), ...one });
+    const survivor = new Engine({ store: store(prefix, storeOptions), ...one });
+    engines.push(survivor);
+    let holding = false;
+    // The dying process's request never ends; its store stops (nothing releases or renews the lease).
+    void dying.execute(as('app'), () => {
+      holding = true;
+      return new Promise<AttemptResult<string>>(() => {});
+    });
+    await until(() => holding, "the dying process's request sent");
+    await dying.close();
+    let went = false;
+    const waiting = survivor.execute(as('app'), async () => {
+      went = true;
+      return ok();
+    });
+    /** Moves the manual clock on, giving the survivor's Redis round trips real time to answer. */
+    const step = async (ms: number) => {
+      await clock.advance(ms);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    for (let t = 0; t < 590; t += 10) await step(10);
+    expect(went).toBe(false);
+    for (let i = 0; i < 500 && !went; i++) await step(10);
+    await waiting;
+    expect(clock.now()).toBeGreaterThanOrEqual(T0 + 600);
   });
 });

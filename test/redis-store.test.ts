@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bucket, DAY_MS, MINUTE_MS, type BucketSpec } from '../src/engine/limits.js';
 import { storeContract } from '../src/engine/store-contract.js';
 import { MemoryStore } from '../src/engine/memory-store.js';
+import type { Claim, SlotClaim } from '../src/engine/store.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/stores/redis/index.js';
 import {
   countingClient,
@@ -95,6 +96,37 @@ describe('Redis store', () => {
     });
   });
 
+  it("leases a lane's and a tenant's slot in the reservation's one round trip, gives both back in one, and keeps each set in the lane's hash slot", async () => {
+    const client = countingClient(redis);
+    const prefix = freshPrefix();
+    const store = make({ client, prefix, heartbeatMs: 3_600_000 });
+    await until(() => store.processes > 0, 'the first heartbeat');
+    const specs = [bucket('requests', 6000, MINUTE_MS)];
+    const claim = (id: string) => ({
+      rank: 1,
+      own: 0,
+      last: true,
+      owner: 'o',
+      slot: { id, max: 5, tenant: { id: 'tenant:a:concurrency', max: 1 } },
+    });
+    expect((await store.reserve('t', specs, { requests: 1 }, 0, claim('warm'))).ok).toBe(true); // may load
+    await store.release('t', 'warm', 0);
+    const before = client.total;
+    expect((await store.reserve('t', specs, { requests: 1 }, 0, claim('s1'))).ok).toBe(true);
+    expect(await store.reserve('t', specs, { requests: 1 }, 0, claim('s2'))).toMatchObject({
+      ok: false,
+      blockedBy: 'tenant:a:concurrency',
+    });
+    expect(client.total - before).toBe(2);
+    const keys = (await keysUnder(redis, prefix)).filter((k) => k.includes(':slots'));
+    expect(keys.sort()).toEqual([`${prefix}{t}:slots`, `${prefix}{t}:slots:tenant:a:concurrency`]);
+    expect(await redis.zrange(`${prefix}{t}:slots:tenant:a:concurrency`, 0, -1)).toEqual(['s1']);
+    await store.release('t', 's1', 0);
+    expect(client.total - before).toBe(3);
+    expect(await redis.zcard(`${prefix}{t}:slots`)).toBe(0);
+    expect(await redis.zcard(`${prefix}{t}:slots:tenant:a:concurrency`)).toBe(0);
+  });
+
   it('decides exactly as the memory store for any sequence of operations (margins included)', async () => {
     const specs: BucketSpec[] = [
       { ...bucket('requests', 10, 1000, 500), margin: 0.5 },
@@ -150,6 +182,56 @@ describe('Redis store', () => {
           const b = await store.snapshot(lane, specs, now);
           for (const spec of specs) expect(b.levels[spec.id]).toBeCloseTo(a.levels[spec.id]!, 6);
           expect(b.cooldownUntil).toBeCloseTo(a.cooldownUntil, 6);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("decides slots exactly as the memory store: the lane's and tenants' sets, releases and lapses", async () => {
+    const specs = [bucket('requests', 6000, MINUTE_MS)];
+    const leaseMs = 1000;
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('reserve'),
+        tenant: fc.constantFrom('', 'a', 'b'),
+        laneMax: fc.constantFrom(undefined, 2, 3),
+      }),
+      fc.record({ kind: fc.constant('release'), pick: fc.nat() }),
+    );
+    const steps = fc.array(fc.record({ dt: fc.integer({ min: 0, max: 600 }), op }), {
+      minLength: 1,
+      maxLength: 30,
+    });
+    // No heartbeat after the first (before any lease), so that nothing renews a lease in Redis alone.
+    const store = make({ instanceTtlMs: leaseMs, heartbeatMs: 3_600_000 });
+    await until(() => store.processes > 0, 'the first heartbeat');
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(steps, async (list) => {
+        const lane = `slots-${run++}`;
+        const memory = new MemoryStore({ leaseMs });
+        const held: string[] = [];
+        let now = 1_000;
+        let n = 0;
+        for (const { dt, op } of list) {
+          now += dt;
+          if (op.kind === 'reserve') {
+            const slot: SlotClaim = { id: `s${n++}` };
+            if (op.laneMax !== undefined) slot.max = op.laneMax;
+            if (op.tenant !== '') slot.tenant = { id: `tenant:${op.tenant}:concurrency`, max: 1 };
+            const claim: Claim = { rank: 2, own: 0, last: true, owner: 'o', slot };
+            const a = memory.reserve(lane, specs, { requests: 1 }, now, claim);
+            const b = await store.reserve(lane, specs, { requests: 1 }, now, claim);
+            expect(b.ok).toBe(a.ok);
+            expect(b.blockedBy).toBe(a.blockedBy);
+            if (!a.ok) expect(b.waitMs).toBeCloseTo(a.waitMs, 5);
+            if (a.ok) held.push(slot.id);
+          } else if (held.length > 0) {
+            const [id] = held.splice(op.pick % held.length, 1);
+            memory.release(lane, id!, now);
+            await store.release(lane, id!, now);
+          }
         }
       }),
       { numRuns: 40 },

@@ -11,8 +11,9 @@
  *
  * Every reservation carries a claim (see `Claim` in store.ts): the run's priority class, so that in a
  * shared store lower classes of other processes yield while this one's higher class waits; and, on a lane
- * with `maxConcurrency`, a concurrency slot leased in the store (the lane's limit then holds across
- * processes; the local count stays as a first gate that costs no round trip). The answer may also say
+ * or for a tenant with `maxConcurrency`, a concurrency slot leased in the store (the limit then holds
+ * across processes; the local count stays as a first gate that costs no round trip; a tenant whose slots
+ * are all leased elsewhere is held like one over its own sub-limit). The answer may also say
  * that another process tripped the lane (adopted here) or learned newer limits (read in the background).
  */
 import type { Breaker } from './breaker.js';
@@ -43,8 +44,8 @@ export class Admission {
       last,
       owner: this.#ctx.owner,
     };
-    const max = run.lane.config?.maxConcurrency;
-    if (max !== undefined) claim.slot = { id: `${this.#ctx.owner}:${run.id}:${run.attempts + 1}`, max };
+    const slot = run.slotClaim(this.#ctx.owner);
+    if (slot) claim.slot = slot;
     return claim;
   }
 
@@ -319,14 +320,15 @@ export class Admission {
   }
 
   /**
-   * How long the run's tenant must wait for its own buckets alone (0 when they have room, or when the
-   * lane is cooling down and everyone waits anyway). Costs a store read only when the lane's buckets
-   * refused the run for longer.
+   * How long the run's tenant must wait for its own buckets or slots alone (0 when they have room, or
+   * when the lane is cooling down and everyone waits anyway). Costs a store read only when the lane's
+   * buckets refused the run for longer.
    */
   async #ownWait(run: Run<unknown>, reservation: Reservation, now: number): Promise<number> {
     const tenant = run.tenantState;
-    if (!tenant || tenant.buckets.length === 0 || reservation.blockedBy === 'cooldown') return 0;
+    if (!tenant || reservation.blockedBy === 'cooldown') return 0;
     if (tenant.owns(reservation.blockedBy)) return reservation.waitMs;
+    if (tenant.buckets.length === 0) return 0;
     const snapshot = await this.#ctx.store.snapshot(run.lane.id, tenant.buckets, now);
     let wait = 0;
     for (const spec of tenant.buckets) {

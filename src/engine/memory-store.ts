@@ -31,8 +31,12 @@ interface LaneState {
   owners: [string, string];
   /** The version of the lane's learned limits (kept in `#learned`, which outlives `clear`); 0 for none. */
   learned: number;
-  /** Leased concurrency slots: id → lease end. */
+  /** Leased concurrency slots of the lane: id → lease end. */
   slots: Map<string, number> | undefined;
+  /** Leased slots of each tenant's set (by the set's id): id → lease end. */
+  tenantSlots: Map<string, Map<string, number>> | undefined;
+  /** The tenant set each slot in `tenantSlots` was leased in, for `release`. */
+  slotTenant: Map<string, string> | undefined;
 }
 
 export interface MemoryStoreOptions {
@@ -75,6 +79,8 @@ export class MemoryStore implements Store {
         owners: ['', ''],
         learned: this.#learned.get(lane)?.version ?? 0,
         slots: undefined,
+        tenantSlots: undefined,
+        slotTenant: undefined,
       };
       this.#lanes.set(lane, state);
     }
@@ -126,19 +132,23 @@ export class MemoryStore implements Store {
       }
     }
     const slot = claim?.slot;
-    if (worst === 0 && slot) {
-      const slots = (state.slots ??= new Map());
-      if (slots.size >= slot.max) {
-        let first = Infinity;
-        for (const [id, end] of slots) {
-          if (end <= now) slots.delete(id);
-          else if (end < first) first = end;
-        }
-        if (slots.size >= slot.max) {
-          worst = Math.min(first - now, PRIORITY_POLL_MS);
-          blockedBy = 'concurrency';
-          index = buckets.length;
-        }
+    if (worst === 0 && slot?.tenant) {
+      // The tenant's own set first: when it is full, the tenant waits, not the lane (no wait registered).
+      const sets = (state.tenantSlots ??= new Map());
+      let set = sets.get(slot.tenant.id);
+      if (!set) sets.set(slot.tenant.id, (set = new Map()));
+      const wait = fullFor(set, slot.tenant.max, now, state.slotTenant);
+      if (wait > 0) {
+        worst = wait;
+        blockedBy = slot.tenant.id;
+      }
+    }
+    if (worst === 0 && slot?.max !== undefined) {
+      const wait = fullFor((state.slots ??= new Map()), slot.max, now);
+      if (wait > 0) {
+        worst = wait;
+        blockedBy = 'concurrency';
+        index = buckets.length;
       }
     }
     if (worst > 0) {
@@ -156,7 +166,14 @@ export class MemoryStore implements Store {
       const c = cost[spec.dimension];
       if (c) state.buckets.set(spec.id, charge(spec, state.buckets.get(spec.id), c, now));
     }
-    if (slot) state.slots!.set(slot.id, now + this.#leaseMs);
+    if (slot) {
+      const end = now + this.#leaseMs;
+      if (slot.max !== undefined) state.slots!.set(slot.id, end);
+      if (slot.tenant) {
+        state.tenantSlots!.get(slot.tenant.id)!.set(slot.id, end);
+        (state.slotTenant ??= new Map()).set(slot.id, slot.tenant.id);
+      }
+    }
     if (claim?.last && rank < 2 && state.owners[rank] === claim.owner) state.waits[rank] = 0;
     const ok: Reservation =
       learned === undefined ? { ok: true, waitMs: 0 } : { ok: true, waitMs: 0, learned };
@@ -176,7 +193,16 @@ export class MemoryStore implements Store {
   }
 
   release(lane: string, slotId: string, _now: number): void {
-    this.#lanes.get(lane)?.slots?.delete(slotId);
+    const state = this.#lanes.get(lane);
+    if (!state) return;
+    state.slots?.delete(slotId);
+    const tenant = state.slotTenant?.get(slotId);
+    if (tenant !== undefined) {
+      state.slotTenant!.delete(slotId);
+      const set = state.tenantSlots?.get(tenant);
+      set?.delete(slotId);
+      if (set?.size === 0) state.tenantSlots!.delete(tenant);
+    }
   }
 
   trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): void {
@@ -237,6 +263,23 @@ export class MemoryStore implements Store {
   clear(lane: string): void {
     this.#lanes.delete(lane);
   }
+}
+
+/**
+ * How long until a set of leases has room for one more: 0 when it has room now, else the time until its
+ * first lease lapses, at most {@link PRIORITY_POLL_MS} (a slot released elsewhere sends no signal).
+ * Forgets lapsed leases (and their entry in `owners`, the tenant index).
+ */
+function fullFor(set: Map<string, number>, max: number, now: number, owners?: Map<string, string>): number {
+  if (set.size < max) return 0;
+  let first = Infinity;
+  for (const [id, end] of set) {
+    if (end <= now) {
+      set.delete(id);
+      owners?.delete(id);
+    } else if (end < first) first = end;
+  }
+  return set.size < max ? 0 : Math.min(first - now, PRIORITY_POLL_MS);
 }
 
 function refusal(waitMs: number, blockedBy: string | undefined, learned: number | undefined): Reservation {

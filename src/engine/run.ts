@@ -9,6 +9,7 @@ import type { EngineContext } from './context.js';
 import type { Priority } from './events.js';
 import type { Lane, Waiting } from './lane.js';
 import { admittedOutput, admittedTokens, type AttemptResult, type EngineRequest } from './request.js';
+import type { SlotClaim } from './store.js';
 import type { Tenant } from './tenant.js';
 import type { Classification, ServerView } from './types.js';
 
@@ -57,7 +58,7 @@ export class Run<T> {
   front = false;
   /** Whether the current attempt's concurrency slot has been given back. */
   #released = true;
-  /** The concurrency slot the current attempt leased in the store, if the lane limits concurrency. */
+  /** The concurrency slot the current attempt leased in the store, if the lane or tenant limits concurrency. */
   slot: string | undefined;
 
   /** When the current attempt was admitted and sent. */
@@ -105,6 +106,20 @@ export class Run<T> {
   /** The buckets one admission of this run charges: the lane's, and its tenant's own. */
   get buckets(): readonly BucketSpec[] {
     return this.tenantState ? this.tenantState.with(this.lane.buckets) : this.lane.buckets;
+  }
+
+  /**
+   * The concurrency slot the next attempt leases in the store, by `owner` (the engine): on the lane when
+   * it limits concurrency, in the tenant's set when the tenant does; undefined when neither does.
+   */
+  slotClaim(owner: string): SlotClaim | undefined {
+    const max = this.lane.config?.maxConcurrency;
+    const tenantMax = this.tenantState?.config?.maxConcurrency;
+    if (max === undefined && tenantMax === undefined) return undefined;
+    const slot: SlotClaim = { id: `${owner}:${this.id}:${this.attempts + 1}` };
+    if (max !== undefined) slot.max = max;
+    if (tenantMax !== undefined) slot.tenant = { id: this.tenantState!.concurrencyId, max: tenantMax };
+    return slot;
   }
 
   /** Whether the lane's and the tenant's concurrency let the run go now. */

@@ -192,6 +192,92 @@ export function storeContract(
       await store.close?.();
     });
 
+    // A tenant's set of leases beside the lane's: one lease per attempt, in every set its claim names.
+    const roomy = [bucket('requests', 6000, MINUTE_MS)];
+    const tenantSlot = (id: string, tenant: string, max: number, laneMax?: number, rank = 1): Claim =>
+      claim(rank, {
+        slot: {
+          id,
+          tenant: { id: `tenant:${tenant}:concurrency`, max },
+          ...(laneMax === undefined ? {} : { max: laneMax }),
+        },
+      });
+
+    it("leases at most a tenant's `max` in its own set, names the set when it is full, and charges nothing then", async () => {
+      const store = await make();
+      const l = lane();
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a1', 'a', 2))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a2', 'a', 2))).ok).toBe(true);
+      const full = await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a3', 'a', 2));
+      expect(full).toMatchObject({ ok: false, blockedBy: 'tenant:a:concurrency' });
+      expect(full.waitMs).toBeGreaterThan(0);
+      expect(full.waitMs).toBeLessThanOrEqual(PRIORITY_POLL_MS);
+      expect((await store.snapshot(l, roomy, 0)).levels['requests/60000']).toBeCloseTo(2);
+      // Another tenant's set, and requests of no tenant, are not counted in it.
+      expect((await store.reserve(l, roomy, { requests: 1 }, 1000, tenantSlot('b1', 'b', 1))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 1000, claim(1))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 1000, tenantSlot('b2', 'b', 1))).ok).toBe(false);
+      await store.release!(l, 'a1', 1000);
+      await store.release!(l, 'a1', 1000);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 1000, tenantSlot('a3', 'a', 2))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 1000, tenantSlot('a4', 'a', 2))).ok).toBe(false);
+      await store.close?.();
+    });
+
+    it("leases a slot in the tenant's set and the lane's together, and gives back both on release", async () => {
+      const store = await make();
+      const l = lane();
+      // The lane holds 2 at once; tenant a 2, tenant b 1.
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a1', 'a', 2, 2))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('b1', 'b', 1, 2))).ok).toBe(true);
+      // a's set has room, the lane's does not.
+      expect(await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a2', 'a', 2, 2))).toMatchObject({
+        ok: false,
+        blockedBy: 'concurrency',
+      });
+      // b's own set is full as well: the tenant's limit is named, it is what b waits for.
+      expect(await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('b2', 'b', 1, 2))).toMatchObject({
+        ok: false,
+        blockedBy: 'tenant:b:concurrency',
+      });
+      await store.release!(l, 'b1', 0);
+      // b1 left both sets: b may lease again, and then the lane is full again.
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('b2', 'b', 1, 2))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a2', 'a', 2, 2))).ok).toBe(false);
+      await store.close?.();
+    });
+
+    it("lets an unreleased lease in a tenant's set lapse, and forgets the tenant's leases on clear", async () => {
+      const store = await make({ leaseMs: 10_000 });
+      const l = lane();
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a1', 'a', 1, 5))).ok).toBe(true);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 9000, tenantSlot('a2', 'a', 1, 5))).ok).toBe(
+        false,
+      );
+      // As if a1's process died: its lease lapses in the tenant's set and the lane's.
+      expect((await store.reserve(l, roomy, { requests: 1 }, 10_001, tenantSlot('a2', 'a', 1, 5))).ok).toBe(
+        true,
+      );
+      await store.clear(l);
+      expect((await store.reserve(l, roomy, { requests: 1 }, 10_001, tenantSlot('a3', 'a', 1, 5))).ok).toBe(
+        true,
+      );
+      await store.close?.();
+    });
+
+    it("registers no priority wait for a request refused by its tenant's own slots", async () => {
+      const store = await make();
+      const l = lane();
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a1', 'a', 1, 5, 0))).ok).toBe(
+        true,
+      );
+      const held = await store.reserve(l, roomy, { requests: 1 }, 0, tenantSlot('a2', 'a', 1, 5, 0));
+      expect(held).toMatchObject({ ok: false, blockedBy: 'tenant:a:concurrency' });
+      // Interactive tenant a is over its own limit; batch work of another process still goes.
+      expect((await store.reserve(l, roomy, { requests: 1 }, 0, claim(2))).ok).toBe(true);
+      await store.close?.();
+    });
+
     it('refuses a tripped lane until its probe, admits one probe per interval, and untrips', async () => {
       const store = await make();
       const l = lane();

@@ -18,8 +18,9 @@
  * `storeContract` checks each of these.
  *
  * Beyond bucket levels, a store holds what every process sharing it must agree on: the cooldown after a
- * 429, the tripped-quota state, the learned limits (versioned), concurrency slots (leases: a lease of a
- * process that died lapses) and which priority classes wait (see {@link Claim}).
+ * 429, the tripped-quota state, the learned limits (versioned), concurrency slots of the lane and of its
+ * tenants (leases: a lease of a process that died lapses) and which priority classes wait (see
+ * {@link Claim}).
  */
 import type { BucketSpec, CostVector } from './limits.js';
 
@@ -35,7 +36,8 @@ export interface Reservation {
   /**
    * When not ok: id of the bucket with the longest wait (on a tie, the first of them in the order the
    * buckets were given), or `cooldown`, `tripped` (see `trip`), `priority` (a higher class waits on the
-   * lane, see {@link Claim}) or `concurrency` (every slot is leased).
+   * lane, see {@link Claim}), `concurrency` (every slot of the lane is leased) or the id of the claim's
+   * tenant set (every slot of the tenant's is leased; see {@link SlotClaim}).
    */
   blockedBy?: string;
   /** When `blockedBy` is `tripped`: the trip as recorded; `waitMs` is the time until its next probe. */
@@ -59,17 +61,18 @@ export const PRIORITY_RANK = { interactive: 0, default: 1, batch: 2 } as const;
  * What a reservation claims besides bucket units.
  *
  * Priority across processes: a reservation of class `rank` (0 or 1) that is refused by one of the
- * lane's own buckets or by concurrency registers that its class waits on the lane, until about when it
- * will fit. While a higher class waits, reservations of lower classes by other owners are refused with `blockedBy:
- * 'priority'` (they wait until the higher class should be admitted, then poll every
- * {@link PRIORITY_POLL_MS}), so the room that frees goes to the higher class whichever process asks
- * first. Admitting the `last` waiting request of its class ends its class's wait at once; otherwise a
- * registered wait lapses {@link PRIORITY_GRACE_MS} after the time it named.
+ * lane's own buckets or by the lane's concurrency registers that its class waits on the lane, until about
+ * when it will fit (a tenant's own buckets and slots register nothing). While a higher class waits,
+ * reservations of lower classes by other owners are refused with `blockedBy: 'priority'` (they wait
+ * until the higher class should be admitted, then poll every {@link PRIORITY_POLL_MS}), so the room
+ * that frees goes to the higher class whichever process asks first. Admitting the `last` waiting request
+ * of its class ends its class's wait at once; otherwise a registered wait lapses {@link PRIORITY_GRACE_MS}
+ * after the time it named.
  */
 export interface Claim {
   /** 0 interactive, 1 default, 2 batch ({@link PRIORITY_RANK}). */
   rank: number;
-  /** Buckets before this index are a tenant's own: a wait on them registers nothing. */
+  /** Buckets before this index are a tenant's own: a wait on them (or on its slots) registers nothing. */
   own: number;
   /** Whether this is the last request of its class waiting in this process. */
   last: boolean;
@@ -78,8 +81,27 @@ export interface Claim {
    * queue orders its classes.
    */
   owner: string;
-  /** A concurrency slot to lease: `id` unique per attempt, at most `max` leased on the lane at once. */
-  slot?: { id: string; max: number };
+  /** A concurrency slot to lease, on the lane, in a tenant's set, or both (see {@link SlotClaim}). */
+  slot?: SlotClaim;
+}
+
+/**
+ * A concurrency slot one attempt leases. A lane has one set of leases and each tenant on it a set of its
+ * own (its `maxConcurrency`); the attempt takes one lease, under `id`, in every set the claim names, all
+ * or nothing with the buckets, and `release(lane, id)` gives back all of them. A lease not released (its
+ * process died) lapses; a live process renews the leases it holds.
+ */
+export interface SlotClaim {
+  /** Unique per attempt. */
+  id: string;
+  /** At most this many leases on the lane at once; absent when the lane does not limit concurrency. */
+  max?: number;
+  /**
+   * The tenant's own set: at most `max` leases in it at once. `id` names the set (opaque to the store,
+   * like a bucket id: `tenant:<name>:concurrency`) and is the reservation's `blockedBy` when the set is
+   * full, so the caller sees the tenant's own limit, as for its buckets.
+   */
+  tenant?: { id: string; max: number };
 }
 
 /** How long a registered wait of a higher class outlives the time it named. */
@@ -156,7 +178,7 @@ export interface Store {
 
   // Shared lane state. A store without these methods leaves it to each process (its own memory).
 
-  /** Gives back a concurrency slot leased by `reserve` (idempotent). */
+  /** Gives back a concurrency slot leased by `reserve`, in the lane's set and its tenant's (idempotent). */
   release?(lane: string, slotId: string, now: number): MaybePromise<void>;
   /**
    * Records that the lane's quota is exhausted: every reservation is refused with `blockedBy: 'tripped'`

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { Engine } from './engine.js';
+import { MemoryStore } from './memory-store.js';
 import type { SluiceError } from './errors.js';
 import type { Priority } from './events.js';
 import type { EngineOptions, LimitsConfig } from './options.js';
@@ -111,6 +112,39 @@ describe('tenant sub-limits', () => {
     expect(aHeldSlots).toBe(true);
     expect(sent.a).toEqual([0, 0, 100, 100]);
     expect(sent.b).toEqual([10, 10, 10]);
+  });
+
+  it('holds a tenant at its maxConcurrency across two engines sharing a store, while other tenants go', async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryStore();
+    const make = () =>
+      new Engine({
+        clock,
+        store,
+        random: () => 0.5,
+        safetyMarginMs: 0,
+        learnLimits: false,
+        tenantLimits: only({ a: { maxConcurrency: 1 } }),
+      });
+    const [one, two] = [make(), make()];
+    const sent: string[] = [];
+    const go = (engine: Engine, name: string, tenant: string, holdMs: number) =>
+      engine
+        .execute(req(tenant), async () => {
+          sent.push(`${name}@${clock.now() - T0}`);
+          return ok();
+        })
+        .then(async (execution) => {
+          await clock.sleep(holdMs);
+          execution.done();
+        });
+    // The first engine holds tenant a's one slot for 100 ms; the second's own count of a is 0.
+    const all = [go(one, 'a1', 'a', 100)];
+    await clock.advance(0);
+    all.push(go(two, 'a2', 'a', 0), go(two, 'b1', 'b', 0), go(two, 'b2', 'b', 0));
+    await clock.runAll();
+    await Promise.all(all);
+    expect(sent).toEqual(['a1@0', 'b1@0', 'b2@0', 'a2@100']);
   });
 
   it('refuses at once, naming the tenant, a request above its own capacity (request_too_large)', async () => {

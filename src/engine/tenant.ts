@@ -1,8 +1,10 @@
 /**
  * A tenant's share of one lane (the `tenantLimits` option): at most so many of the lane's requests and
  * tokens per minute or day, and at most so many requests in flight. The tenant's buckets live in the
- * store beside the lane's own, under ids of their own (`tenant:<name>:requests/60000`), so the one
- * `reserve` call of an admission charges the lane and the tenant together, all or nothing.
+ * store beside the lane's own, under ids of their own (`tenant:<name>:requests/60000`), and so do its
+ * concurrency leases (the set `tenant:<name>:concurrency`), so the one `reserve` call of an admission
+ * charges the lane and the tenant together and leases their slots, all or nothing. In a shared store the
+ * tenant's `maxConcurrency` thus holds across processes; the local count stays as a first gate.
  *
  * Sub-limits are the operator's own policy, not the server's: they are never learned, never paced down
  * after 429s and keep no safety margin. While a tenant's own bucket or concurrency holds its next request
@@ -38,6 +40,8 @@ export class Tenant {
   inFlight = 0;
   /** `execute` calls of the tenant on the lane not settled yet; the lane keeps the tenant while any is. */
   runs = 0;
+  /** The store id of the tenant's set of concurrency leases, and the `blockedBy` when it is full. */
+  readonly concurrencyId: string;
   readonly #prefix: string;
   #laneBuckets: readonly BucketSpec[] | undefined;
   #all: readonly BucketSpec[] = NONE;
@@ -47,6 +51,7 @@ export class Tenant {
     config: LimitsConfig | undefined,
   ) {
     this.#prefix = tenantBucketId(name, '');
+    this.concurrencyId = this.#prefix + 'concurrency';
     this.configure(config);
   }
 
@@ -70,7 +75,7 @@ export class Tenant {
     return this.#all;
   }
 
-  /** Whether a bucket id (a reservation's `blockedBy`) is one of the tenant's own. */
+  /** Whether a bucket id or set id (a reservation's `blockedBy`) is one of the tenant's own. */
   owns(bucketId: string | undefined): boolean {
     return bucketId !== undefined && bucketId.startsWith(this.#prefix);
   }

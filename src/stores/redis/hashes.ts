@@ -4,14 +4,14 @@
  * After editing `lua/<name>.lua`, run `sha1sum src/stores/redis/lua/<name>.lua` and paste the hash here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: '35e247e4a96ddf7249a4be93946c5eb7755df94b',
+  reserve: '34dccb886f6f799756554bc2e736da48c85d1a1c',
   adjust: '200f3ebc93071c2d29d937aaca1ef274430d928f',
   raise: 'ad78485ad3a42b1b3b3233a0410d3b87251509f4',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
   snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
-  clear: '8d2431ed2b1830c047f9ce7642632e9042341a11',
+  clear: '2f9b668515db763a2df4796af6c31d0bab19a69e',
   heartbeat: '53f05e44e0a1aa3acf8d965585410b712fd19b42',
-  release: 'e730c334ec294912392a32f6719e8dfe214845d5',
+  release: 'cca34fc27520528419e11cafb3fe79c8f05436dc',
   renew: '7d85baf32c59342df1677305f67e9b15ec196476',
   trip: '6262f9b9518fb1eba12f9d491d89f817b6064746',
   untrip: '9ef9a4e2215681b48a0f65826a816fc6eafdf8da',

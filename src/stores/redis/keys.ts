@@ -32,6 +32,14 @@ export function slotsKey(prefix: string, lane: string): string {
   return `${prefix}{${encodeLane(lane)}}:slots`;
 }
 
+/**
+ * The sorted set of one tenant's concurrency leases on a lane: `<prefix>{<lane>}:slots:<set id>` (the set
+ * id as the engine names it, `tenant:<name>:concurrency`; in the lane's hash slot).
+ */
+export function tenantSlotsKey(prefix: string, lane: string, setId: string): string {
+  return `${slotsKey(prefix, lane)}:${setId}`;
+}
+
 function encodeLane(lane: string): string {
   return lane.replace(/[%{}]/g, (c) => encodeURIComponent(c));
 }

@@ -28,6 +28,30 @@ describe('LocalShare', () => {
     expect(share.reserve('l', specs, { tokens: 1001 }, 10 * DAY_MS).waitMs).toBe(Infinity);
   });
 
+  it("divides a claim's concurrency slots, the lane's and the tenant's, by the divisor (at least one)", () => {
+    const share = new LocalShare();
+    share.divisor = 2;
+    const specs = [bucket('requests', 6000, MINUTE_MS)];
+    const claim = (id: string, tenant: string) => ({
+      rank: 1,
+      own: 0,
+      last: false,
+      owner: 'o',
+      slot: { id, max: 4, tenant: { id: `tenant:${tenant}:concurrency`, max: 3 } },
+    });
+    // The tenant's 3 become 1 here; the lane's 4 become 2.
+    expect(share.reserve('l', specs, { requests: 1 }, 0, claim('a1', 'a')).ok).toBe(true);
+    expect(share.reserve('l', specs, { requests: 1 }, 0, claim('a2', 'a'))).toMatchObject({
+      ok: false,
+      blockedBy: 'tenant:a:concurrency',
+    });
+    expect(share.reserve('l', specs, { requests: 1 }, 0, claim('b1', 'b')).ok).toBe(true);
+    expect(share.reserve('l', specs, { requests: 1 }, 0, claim('c1', 'c'))).toMatchObject({
+      ok: false,
+      blockedBy: 'concurrency',
+    });
+  });
+
   it('scales the server’s levels down on raise and the snapshot up, and hands back real units', () => {
     const share = new LocalShare();
     share.divisor = 2;

@@ -18,6 +18,7 @@ import type {
   Learned,
   LearnedLimits,
   Reservation,
+  SlotClaim,
   TripRecord,
 } from '../../engine/store.js';
 import { MemoryStore } from '../../engine/memory-store.js';
@@ -94,7 +95,7 @@ export class LocalShare {
     this.#buckets.set(lane, buckets);
   }
 
-  /** A claim's concurrency slots are divided like the limits (at least one). */
+  /** A claim's concurrency slots, the lane's and the tenant's, are divided like the limits (at least one). */
   reserve(
     lane: string,
     buckets: readonly BucketSpec[],
@@ -104,10 +105,14 @@ export class LocalShare {
   ): Reservation {
     this.#seen(lane, buckets);
     const slot = claim?.slot;
-    const local =
-      slot && this.#divisor > 1
-        ? { ...claim, slot: { id: slot.id, max: Math.max(1, Math.floor(slot.max / this.#divisor)) } }
-        : claim;
+    let local = claim;
+    if (slot && this.#divisor > 1) {
+      const share = (max: number) => Math.max(1, Math.floor(max / this.#divisor));
+      const divided: SlotClaim = { id: slot.id };
+      if (slot.max !== undefined) divided.max = share(slot.max);
+      if (slot.tenant) divided.tenant = { id: slot.tenant.id, max: share(slot.tenant.max) };
+      local = { ...claim, slot: divided };
+    }
     return this.#memory.reserve(lane, this.#scale(buckets, cost), cost, now, local);
   }
 

@@ -54,6 +54,22 @@ describe('reserve.lua codes', () => {
       waitMs: 10,
       blockedBy: 'concurrency',
     });
+    // A full tenant set is named by the id the claim gave it.
+    const claim = {
+      rank: 1,
+      own: 0,
+      last: true,
+      owner: 'o',
+      slot: { id: 's', tenant: { id: 'tenant:a:concurrency', max: 1 } },
+    };
+    expect(toReservation([RESERVE_CODE.tenantConcurrency, 5_000_000, 0, 0, 0, 0], buckets, claim)).toEqual({
+      ok: false,
+      waitMs: 5,
+      blockedBy: 'tenant:a:concurrency',
+    });
+    expect(() => toReservation([RESERVE_CODE.tenantConcurrency, 5_000_000, 0, 0, 0, 0], buckets)).toThrow(
+      /does not understand/,
+    );
   });
 
   it('carries the learned limits version when there is one', () => {

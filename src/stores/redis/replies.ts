@@ -22,6 +22,7 @@ export const RESERVE_CODE = {
   tripped: 4,
   priority: 5,
   concurrency: 6,
+  tenantConcurrency: 7,
 } as const;
 
 /** Where reserve.lua's levels start in its reply (after code, wait, index, version). */
@@ -41,7 +42,7 @@ function bad(script: string, reply: unknown): Error {
  * reserve.lua's `{code, wait, index, version, level… [, trip message, trip code]}` as a Reservation (the
  * levels are read by `levelsOf`).
  */
-export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): Reservation {
+export function toReservation(reply: unknown, buckets: readonly BucketSpec[], claim?: Claim): Reservation {
   const n = buckets.length;
   if (
     !Array.isArray(reply) ||
@@ -50,7 +51,7 @@ export function toReservation(reply: unknown, buckets: readonly BucketSpec[]): R
     throw bad('reserve', reply);
   const [code, wait, index, version] = reply as [unknown, unknown, unknown, unknown];
   const bucketId = typeof index === 'number' ? buckets[index - 1]?.id : undefined;
-  const r = reservationOf(code, Number(wait) / RESERVE_WAIT_SCALE, bucketId, reply);
+  const r = reservationOf(code, Number(wait) / RESERVE_WAIT_SCALE, bucketId, reply, claim);
   if (typeof version === 'number' && version > 0) r.learned = version;
   if (code === RESERVE_CODE.charged && index === 1) r.probe = true;
   return r;
@@ -61,6 +62,7 @@ function reservationOf(
   waitMs: number,
   bucketId: string | undefined,
   reply: unknown[],
+  claim: Claim | undefined,
 ): Reservation {
   switch (code) {
     case RESERVE_CODE.charged:
@@ -90,6 +92,11 @@ function reservationOf(
       return { ok: false, waitMs, blockedBy: 'priority' };
     case RESERVE_CODE.concurrency:
       return { ok: false, waitMs, blockedBy: 'concurrency' };
+    case RESERVE_CODE.tenantConcurrency: {
+      const set = claim?.slot?.tenant?.id;
+      if (set === undefined) throw bad('reserve', reply);
+      return { ok: false, waitMs, blockedBy: set };
+    }
     default:
       throw bad('reserve', reply);
   }
@@ -120,8 +127,8 @@ export function toSnapshot(reply: unknown, buckets: readonly BucketSpec[], now: 
 type Arg = string | number;
 
 /**
- * reserve.lua's ARGV after the common head: the claim (rank, own, last, slot id, slots, lease ms, grace,
- * poll, owner), n, then id, limit, window, capacity, margin, cost per bucket.
+ * reserve.lua's ARGV after the common head: the claim (rank, own, last, slot id, lane slots, tenant slots,
+ * lease ms, grace, poll, owner), n, then id, limit, window, capacity, margin, cost per bucket.
  */
 export function reserveArgs(
   head: readonly Arg[],
@@ -138,6 +145,7 @@ export function reserveArgs(
     claim?.last ? '1' : '0',
     slot?.id ?? '',
     slot?.max ?? 0,
+    slot?.tenant?.max ?? 0,
     leaseMs,
     PRIORITY_GRACE_MS,
     PRIORITY_POLL_MS,

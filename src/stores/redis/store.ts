@@ -20,7 +20,7 @@ import type {
 } from '../../engine/store.js';
 import { createOwnedClient, type OwnedClient, type RedisScriptClient } from './client.js';
 import { OutageFallback, type HandBack } from './fallback.js';
-import { epochKey, instancesKey, laneKey, sharedKey, slotsKey } from './keys.js';
+import { epochKey, instancesKey, laneKey, sharedKey, slotsKey, tenantSlotsKey } from './keys.js';
 import {
   REDIS_STORE_DEFAULTS,
   resolveOptions,
@@ -60,8 +60,11 @@ export class RedisStore implements Store {
   #epoch: string | undefined;
   /** The latest caller `now` seen, for handing back local state from the heartbeat. */
   #lastNow = 0;
-  /** Concurrency slots this instance leased and has not released, by lane: renewed by the heartbeat. */
-  readonly #leases = new Map<string, Set<string>>();
+  /**
+   * Concurrency slots this instance leased and has not released, by lane: slot id → the tenant set it is
+   * also leased in ('' for none). Renewed by the heartbeat.
+   */
+  readonly #leases = new Map<string, Map<string, string>>();
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
   #closed = false;
@@ -109,6 +112,14 @@ export class RedisStore implements Store {
     return [laneKey(prefix, lane), sharedKey(prefix, lane), slotsKey(prefix, lane)];
   }
 
+  /** reserve.lua's keys: the lane's three, and the tenant's lease set when the claim leases one. */
+  #reserveKeys(lane: string, claim: Claim | undefined): string[] {
+    const keys = this.#keys(lane);
+    const set = claim?.slot?.tenant?.id;
+    if (set !== undefined) keys.push(tenantSlotsKey(this.#options.prefix, lane, set));
+    return keys;
+  }
+
   /** Runs `op` in Redis when it answers; otherwise (or when `op` fails) answers with `fallback`. */
   async #either<T>(now: number, op: () => Promise<T>, fallback: () => T): Promise<T> {
     if (now > this.#lastNow) this.#lastNow = now;
@@ -134,10 +145,10 @@ export class RedisStore implements Store {
       async () => {
         const reply = await this.#runner.run(
           SCRIPTS.reserve,
-          this.#keys(lane),
+          this.#reserveKeys(lane, claim),
           reserveArgs(this.#head(now), buckets, cost, claim, this.#options.instanceTtlMs),
         );
-        const reservation = toReservation(reply, buckets);
+        const reservation = toReservation(reply, buckets, claim);
         this.#fallback.remember(
           lane,
           buckets,
@@ -146,7 +157,7 @@ export class RedisStore implements Store {
           RESERVE_LEVEL_SCALE,
           now,
         );
-        if (reservation.ok && claim?.slot) this.#lease(lane, claim.slot.id);
+        if (reservation.ok && claim?.slot) this.#lease(lane, claim.slot.id, claim.slot.tenant?.id ?? '');
         return reservation;
       },
       () =>
@@ -156,24 +167,27 @@ export class RedisStore implements Store {
     );
   }
 
-  #lease(lane: string, id: string): void {
+  #lease(lane: string, id: string, tenantSet: string): void {
     let held = this.#leases.get(lane);
-    if (!held) this.#leases.set(lane, (held = new Set()));
-    held.add(id);
+    if (!held) this.#leases.set(lane, (held = new Map()));
+    held.set(id, tenantSet);
   }
 
   release(lane: string, slotId: string, now: number): Promise<void> {
     const held = this.#leases.get(lane);
-    const inRedis = held?.delete(slotId) ?? false;
+    const tenantSet = held?.get(slotId);
+    if (tenantSet !== undefined) held!.delete(slotId);
     if (held?.size === 0) this.#leases.delete(lane);
-    if (!inRedis) {
+    if (tenantSet === undefined) {
       this.#fallback.release(lane, slotId, now);
       return Promise.resolve();
     }
+    const prefix = this.#options.prefix;
+    const keys = [slotsKey(prefix, lane)];
+    if (tenantSet !== '') keys.push(tenantSlotsKey(prefix, lane, tenantSet));
     return this.#either(
       now,
-      async () =>
-        void (await this.#runner.run(SCRIPTS.release, [slotsKey(this.#options.prefix, lane)], [slotId])),
+      async () => void (await this.#runner.run(SCRIPTS.release, keys, [slotId])),
       // Unreleased in Redis, the lease lapses instanceTtlMs after it was last renewed.
       () => this.#fallback.release(lane, slotId, now),
     );
@@ -375,12 +389,25 @@ export class RedisStore implements Store {
     this.#schedule(this.#status === 'redis' ? this.#options.heartbeatMs : this.#options.probeMs);
   }
 
-  /** Renews every concurrency lease this instance holds, one script per lane. */
+  /**
+   * Renews every concurrency lease this instance holds: one script per lane (every held id; one that is
+   * not leased on the lane itself is left alone) and one per tenant set with leases here.
+   */
   async #renew(): Promise<void> {
     const head = [this.#lastNow, this.#timeFlag, this.#options.instanceTtlMs];
-    for (const [lane, ids] of this.#leases) {
-      if (ids.size === 0) continue;
-      await this.#runner.run(SCRIPTS.renew, [slotsKey(this.#options.prefix, lane)], [...head, ...ids]);
+    const prefix = this.#options.prefix;
+    for (const [lane, held] of this.#leases) {
+      if (held.size === 0) continue;
+      await this.#runner.run(SCRIPTS.renew, [slotsKey(prefix, lane)], [...head, ...held.keys()]);
+      const bySet = new Map<string, string[]>();
+      for (const [id, set] of held) {
+        if (set === '') continue;
+        const ids = bySet.get(set);
+        if (ids) ids.push(id);
+        else bySet.set(set, [id]);
+      }
+      for (const [set, ids] of bySet)
+        await this.#runner.run(SCRIPTS.renew, [tenantSlotsKey(prefix, lane, set)], [...head, ...ids]);
     }
   }
 

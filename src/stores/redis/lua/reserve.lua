@@ -8,6 +8,8 @@
 -- KEYS[2]  the lane's shared hash: v (learned limits version), tp (trip: next probe at, ms), ti (probe
 --          interval, ms), tm (trip message), tc (trip code)
 -- KEYS[3]  the lane's leases: sorted set, member = slot id, score = lease end (ms)
+-- KEYS[4]  the tenant's leases on the lane, the same shape (only when ARGV[9] > 0); a lease here is noted
+--          in KEYS[1] as field s:<KEYS[4]> so that clear.lua finds the set
 -- ARGV[1]  the caller's now (epoch ms)
 -- ARGV[2]  time source: 1 = Redis TIME (hosts with skewed clocks agree), 0 = ARGV[1]
 -- ARGV[3]  idle ms: the least time the hash lives after a write
@@ -15,23 +17,26 @@
 -- ARGV[5]  own: buckets 1..own are a tenant's own; a wait on them registers nothing
 -- ARGV[6]  last: 1 when this is the last request of its class waiting in the caller's process
 -- ARGV[7]  slot id to lease, or '' for none
--- ARGV[8]  slots: at most this many leases at once
--- ARGV[9]  lease ms
--- ARGV[10] grace ms: a registered wait lapses this long after the time it named
--- ARGV[11] poll ms: how soon a refused caller should ask again once a wait is due or a slot is taken
--- ARGV[12] owner: the caller's instance id; a process never yields to waits it registered itself
+-- ARGV[8]  slots: at most this many leases at once in KEYS[3]; 0 = the lane does not limit them
+-- ARGV[9]  tenant slots: at most this many leases at once in KEYS[4]; 0 = no tenant set
+-- ARGV[10] lease ms
+-- ARGV[11] grace ms: a registered wait lapses this long after the time it named
+-- ARGV[12] poll ms: how soon a refused caller should ask again once a wait is due or a slot is taken
+-- ARGV[13] owner: the caller's instance id; a process never yields to waits it registered itself
 --          (its own queue orders its classes)
--- ARGV[13] n, the number of buckets; then 6 values per bucket i (from ARGV[14 + 6 * (i - 1)]):
+-- ARGV[14] n, the number of buckets; then 6 values per bucket i (from ARGV[15 + 6 * (i - 1)]):
 --          id, limit (units per window), window ms, capacity (units), margin (units), cost (units)
 -- Returns  {code, wait, index, version, level 1, ..., level n [, trip message, trip code]}, integers but
 --          the trip's strings: code 0 = charged (wait 0, index 0); 1 = refused, fits after wait, index =
 --          1-based bucket with the longest wait (index 1 on code 0: this admission is a trip's probe); 2 = never fits (cost above the capacity of bucket index,
 --          wait 0); 3 = cooling down for wait (index 0); 4 = tripped until the next probe in wait (the
 --          trip's message and code follow the levels); 5 = a higher class waits (index = its rank + 1);
---          6 = every slot is leased. wait is in ns (ms x 1e6, rounded up); version = the learned limits'
---          version (0: none); level i = milli-units in use in bucket i after the call, rounded up (what the
---          store falls back on if Redis becomes unreachable). Integers, because Redis truncates Lua numbers
---          to integers on the way out and formatting strings costs more.
+--          6 = every slot of the lane is leased; 7 = every slot of the tenant's set is leased (index
+--          0; the tenant waits, no wait is registered). wait is in ns (ms x 1e6, rounded up); version =
+--          the learned limits' version (0: none); level i = milli-units in use in bucket i after the
+--          call, rounded up (what the store falls back on if Redis becomes unreachable). Integers,
+--          because Redis truncates Lua numbers to integers on the way out and formatting strings costs
+--          more.
 local key = KEYS[1]
 local t = tonumber(ARGV[1])
 if ARGV[2] == '1' then
@@ -42,11 +47,13 @@ local idle = tonumber(ARGV[3])
 local rank = tonumber(ARGV[4])
 local own = tonumber(ARGV[5])
 local slot = ARGV[7]
-local grace = tonumber(ARGV[10])
-local poll = tonumber(ARGV[11])
-local me = ARGV[12]
-local n = tonumber(ARGV[13])
-local B = 14
+local laneSlots = tonumber(ARGV[8])
+local tenantSlots = tonumber(ARGV[9])
+local grace = tonumber(ARGV[11])
+local poll = tonumber(ARGV[12])
+local me = ARGV[13]
+local n = tonumber(ARGV[14])
+local B = 15
 
 local fields = { 'cd', 'w0', 'w1', 'o0', 'o1' }
 for i = 1, n do
@@ -132,12 +139,24 @@ for i = 1, n do
   end
 end
 
+-- Slots: the tenant's own set first (when it is full the tenant waits, not the lane), then the lane's.
+-- The wait is until the first lease lapses, at most poll (a slot released elsewhere sends no signal).
+local function full(set, max)
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', t)
+  if redis.call('ZCARD', set) < max then return 0 end
+  local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+  return math.min(tonumber(first[2]) - t, poll)
+end
 local code = 1
-if worst == 0 and slot ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', t)
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]) then
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    worst = math.min(tonumber(first[2]) - t, poll)
+if worst == 0 and slot ~= '' and tenantSlots > 0 then
+  worst = full(KEYS[4], tenantSlots)
+  if worst > 0 then
+    return { 7, math.ceil(worst * 1e6), 0, version, unpack(out) }
+  end
+end
+if worst == 0 and slot ~= '' and laneSlots > 0 then
+  worst = full(KEYS[3], laneSlots)
+  if worst > 0 then
     blocked = n + 1
     code = 6
   end
@@ -180,12 +199,18 @@ end
 if ARGV[6] == '1' and rank < 2 and stored[4 + rank] == me then
   redis.call('HDEL', key, 'w' .. rank, 'o' .. rank)
 end
+local lease = tonumber(ARGV[10])
+if slot ~= '' and tenantSlots > 0 then
+  redis.call('ZADD', KEYS[4], t + lease, slot)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(2 * lease))
+  writes[#writes + 1] = 's:' .. KEYS[4]
+  writes[#writes + 1] = 1
+end
 if #writes > 0 then
   redis.call('HSET', key, unpack(writes))
   redis.call('PEXPIRE', key, math.ceil(ttl))
 end
-if slot ~= '' then
-  local lease = tonumber(ARGV[9])
+if slot ~= '' and laneSlots > 0 then
   redis.call('ZADD', KEYS[3], t + lease, slot)
   redis.call('PEXPIRE', KEYS[3], math.ceil(2 * lease))
 end
