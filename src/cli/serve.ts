@@ -7,7 +7,7 @@ import { type OptionTable, type ResolvedOptions } from '../formats/options.js';
 import { boolean, bytes, duration, oneOf, text, whole } from '../formats/option-kinds.js';
 import { MOCK_DEFAULTS, startMock, type MockFlavor, type MockServer } from '../mock/index.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../serve/config.js';
-import type { RequestRecord } from '../serve/context.js';
+import { requestLog } from '../serve/request-log.js';
 import { startGateway, type Gateway } from '../serve/gateway.js';
 import { AdminTokenError, isLoopback, observer } from '../serve/observe/index.js';
 import { GATEWAY_OPTIONS } from '../serve/options.js';
@@ -176,10 +176,7 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
     return 2;
   }
 
-  const log =
-    flags.log === 'json'
-      ? (record: RequestRecord) => process.stdout.write(`${logLine(record)}\n`)
-      : undefined;
+  const log = flags.log === 'json' ? requestLog((text) => process.stdout.write(text)) : undefined;
   let gateway: Gateway;
   try {
     gateway = await startGateway({
@@ -205,7 +202,7 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       maxBodyBytes: flags.maxBodyBytes,
       graceMs: flags.graceMs,
       ...(maxWaitGiven ? { maxWaitMs: flags.maxWaitMs } : {}),
-      ...(log ? { onRequest: log } : {}),
+      ...(log ? { onRequest: log.onRequest } : {}),
       observe: observer({
         ...(adminToken ? { adminToken } : {}),
         adminTokenSource: `$${flags.adminTokenEnv}`,
@@ -252,6 +249,7 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       stopping = true;
       say(`sluice serve: ${signal}: draining (${gateway.active} in flight, up to ${flags.graceMs / 1000}s)…`);
       void gateway.drain().then(async ({ unfinished }) => {
+        log?.flush();
         await mock?.close();
         say(
           unfinished
@@ -263,21 +261,5 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-  });
-}
-
-function logLine(r: RequestRecord): string {
-  return JSON.stringify({
-    time: new Date().toISOString(),
-    method: r.method,
-    path: r.path,
-    ...(r.lane ? { lane: r.lane } : {}),
-    ...(r.app ? { app: r.app } : {}),
-    ...(r.priority ? { priority: r.priority } : {}),
-    outcome: r.outcome,
-    status: r.status,
-    queued_ms: Math.round(r.queuedMs),
-    attempts: r.attempts,
-    duration_ms: Math.round(r.durationMs),
   });
 }

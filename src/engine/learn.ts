@@ -12,7 +12,7 @@
  */
 import type { EngineContext } from './context.js';
 import { OPEN, type Lane } from './lane.js';
-import { bucket, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
+import { bucket, bucketId, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
 import type { Learned, LearnedLimits } from './store.js';
 import type { BucketView, Classification, ServerView } from './types.js';
 
@@ -85,17 +85,17 @@ export class Learner {
       const reading = readBucket(b);
       if (!reading) continue;
       const { limit, windowMs, level, capacity } = reading;
-      const spec = { ...bucket(dimension, limit, windowMs), capacity };
-      const prior = lane.learned.get(spec.id);
+      const id = bucketId(dimension, windowMs);
+      const prior = lane.learned.get(id);
       if (
         !prior ||
-        prior.limit !== spec.limit ||
-        Math.abs(prior.capacity - spec.capacity) > Math.max(2, spec.capacity * 0.01)
+        prior.limit !== limit ||
+        Math.abs(prior.capacity - capacity) > Math.max(2, capacity * 0.01)
       ) {
-        lane.learned.set(spec.id, spec);
+        lane.learned.set(id, { ...bucket(dimension, limit, windowMs), capacity });
         changed = true;
       }
-      levels[spec.id] = level;
+      levels[id] = level;
     }
     if (changed) {
       lane.rebuild();

@@ -43,6 +43,11 @@ export type CostVector = Partial<Record<Dimension, number>>;
 export const MINUTE_MS = 60_000;
 export const DAY_MS = 86_400_000;
 
+/** A bucket's id: its dimension and window (`tokens/60000`). */
+export function bucketId(dimension: Dimension, windowMs: number): string {
+  return `${dimension}/${windowMs}`;
+}
+
 /** Builds a spec; `burstMs` defaults to the full window. */
 export function bucket(
   dimension: Dimension,
@@ -51,7 +56,7 @@ export function bucket(
   burstMs = windowMs,
 ): BucketSpec {
   return {
-    id: `${dimension}/${windowMs}`,
+    id: bucketId(dimension, windowMs),
     dimension,
     limit,
     windowMs,

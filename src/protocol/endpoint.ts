@@ -37,8 +37,26 @@ const KINDS: Record<string, LlmKind> = {
   messages: 'messages',
 };
 
-/** The LLM endpoint a URL path names, or `undefined`. `pathname` excludes the query. */
-export function endpointOf(pathname: string): Endpoint | undefined {
+/** Paths already read: clients send the same few over and over. */
+const known = new Map<string, Readonly<Endpoint> | undefined>();
+/** Paths remembered; beyond, the memory starts afresh (deployment names vary without end). */
+const KNOWN_PATHS = 256;
+
+/**
+ * The LLM endpoint a URL path names, or `undefined`. `pathname` excludes the query. The answer is
+ * shared between calls with the same path: do not change it.
+ */
+export function endpointOf(pathname: string): Readonly<Endpoint> | undefined {
+  let endpoint = known.get(pathname);
+  if (endpoint === undefined && !known.has(pathname)) {
+    endpoint = readEndpoint(pathname);
+    if (known.size >= KNOWN_PATHS) known.clear();
+    known.set(pathname, endpoint && Object.freeze(endpoint));
+  }
+  return endpoint;
+}
+
+function readEndpoint(pathname: string): Endpoint | undefined {
   const match = SHAPE.exec(pathname);
   if (!match) return undefined;
   const prefix = match[1]!;

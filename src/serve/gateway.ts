@@ -85,7 +85,9 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
   };
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
     if (path === '/healthz') return writeJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       return draining

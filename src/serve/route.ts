@@ -17,8 +17,8 @@ const KNOWN_TARGETS = 256;
 /**
  * Maps a request target to the upstream URL. `upstream` is a base URL (`https://api.openai.com/v1`,
  * `https://res.openai.azure.com`, `https://api.anthropic.com`): a client path `/v1/x` goes to
- * `<upstream>/x` when the upstream already ends in `/v1`, else to `<upstream>/v1/x`. Each call returns
- * a URL of its own (callers may change it).
+ * `<upstream>/x` when the upstream already ends in `/v1`, else to `<upstream>/v1/x`. Calls with the same
+ * target share one answer: its URL must not be changed.
  */
 export function routeOf(target: string, upstream: URL): Route {
   let routes = known.get(upstream);
@@ -29,7 +29,7 @@ export function routeOf(target: string, upstream: URL): Route {
     if (routes.size >= KNOWN_TARGETS) routes.clear();
     routes.set(target, route);
   }
-  return route.ok ? { ok: true, url: new URL(route.url.href), path: route.path } : route;
+  return route;
 }
 
 function computeRoute(target: string, upstream: URL): Route {

@@ -8,11 +8,13 @@
  * `maxLanes`, then `other`; apps only from the config; priorities, modes and outcomes from fixed lists.
  * docs/serve.md ("Metrics") lists every metric.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { CacheStats } from '../../cache/cache.js';
 import type { LaneStats } from '../../engine/lane.js';
 import { PRIORITIES, type SluiceEvent } from '../../engine/events.js';
 import type { RequestRecord } from '../context.js';
+import { FastHistogram } from './fast-histogram.js';
+import { PendingCounter } from './pending-counter.js';
 import { laneMode, MODE_KINDS } from './mode.js';
 
 export interface MetricsOptions {
@@ -57,16 +59,16 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #lanes: LaneLabels;
 
-  readonly #requests: Counter<'outcome' | 'code' | 'app'>;
-  readonly #rateLimited: Counter<'lane' | 'per_day'>;
-  readonly #retries: Counter<'lane' | 'reason'>;
-  readonly #admittedRequests: Counter<'lane'>;
-  readonly #admittedTokens: Counter<'lane'>;
-  readonly #usageTokens: Counter<'lane'>;
-  readonly #trips: Counter<'lane'>;
-  readonly #ttfb: Histogram<'kind'>;
-  readonly #added: Histogram<'kind'>;
-  readonly #wait: Histogram<'priority'>;
+  readonly #requests: PendingCounter<'outcome' | 'code' | 'app'>;
+  readonly #rateLimited: PendingCounter<'lane' | 'per_day'>;
+  readonly #retries: PendingCounter<'lane' | 'reason'>;
+  readonly #admittedRequests: PendingCounter<'lane'>;
+  readonly #admittedTokens: PendingCounter<'lane'>;
+  readonly #usageTokens: PendingCounter<'lane'>;
+  readonly #trips: PendingCounter<'lane'>;
+  readonly #ttfb: FastHistogram<'kind'>;
+  readonly #added: FastHistogram<'kind'>;
+  readonly #wait: FastHistogram<'priority'>;
   readonly #queueDepth: Gauge<'lane' | 'priority'>;
   readonly #queued: Gauge<'lane'>;
   readonly #inFlight: Gauge<'lane'>;
@@ -79,63 +81,63 @@ export class GatewayMetrics {
   constructor(options: MetricsOptions) {
     this.#lanes = new LaneLabels(options.maxLanes);
     const registers = [this.registry];
-    this.#requests = new Counter({
+    this.#requests = new PendingCounter({
       name: 'sluice_requests_total',
       help: 'Requests answered by the gateway, by outcome (success, fatal, passthrough, or a Sluice error code), HTTP status code and app.',
       labelNames: ['outcome', 'code', 'app'],
       registers,
     });
-    this.#rateLimited = new Counter({
+    this.#rateLimited = new PendingCounter({
       name: 'sluice_upstream_rate_limited_total',
       help: 'Rate-limit answers (429) from the upstream, each of which paused its lane.',
       labelNames: ['lane', 'per_day'],
       registers,
     });
-    this.#retries = new Counter({
+    this.#retries = new PendingCounter({
       name: 'sluice_retries_total',
       help: 'Attempts retried after a transient failure (5xx, 408, 409, network), by reason.',
       labelNames: ['lane', 'reason'],
       registers,
     });
-    this.#admittedRequests = new Counter({
+    this.#admittedRequests = new PendingCounter({
       name: 'sluice_lane_admitted_requests_total',
       help: 'Attempts admitted on the lane: what counts against its requests-per-minute limit.',
       labelNames: ['lane'],
       registers,
     });
-    this.#admittedTokens = new Counter({
+    this.#admittedTokens = new PendingCounter({
       name: 'sluice_lane_admitted_tokens_total',
       help: 'Tokens reserved at admission on the lane (the estimate each attempt was charged).',
       labelNames: ['lane'],
       registers,
     });
-    this.#usageTokens = new Counter({
+    this.#usageTokens = new PendingCounter({
       name: 'sluice_lane_usage_tokens_total',
       help: 'Tokens the upstream reported as used (usage) where the engine settled its ledger to them.',
       labelNames: ['lane'],
       registers,
     });
-    this.#trips = new Counter({
+    this.#trips = new PendingCounter({
       name: 'sluice_lane_trips_total',
       help: 'Times the lane was tripped by a quota error (requests then fail fast until a probe succeeds).',
       labelNames: ['lane'],
       registers,
     });
-    this.#ttfb = new Histogram({
+    this.#ttfb = new FastHistogram({
       name: 'sluice_ttfb_seconds',
       help: "From a request's arrival to its answer's headers, by kind (llm, passthrough, refused).",
       labelNames: ['kind'],
       buckets: TTFB_BUCKETS,
       registers,
     });
-    this.#added = new Histogram({
+    this.#added = new FastHistogram({
       name: 'sluice_added_latency_seconds',
       help: "The gateway's own share of the time to first byte: ttfb minus upstream time minus time queued.",
       labelNames: ['kind'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.#wait = new Histogram({
+    this.#wait = new FastHistogram({
       name: 'sluice_admission_wait_seconds',
       help: 'Time LLM requests waited for admission (all attempts), by priority class.',
       labelNames: ['priority'],
@@ -197,22 +199,21 @@ export class GatewayMetrics {
     switch (event.type) {
       case 'admitted': {
         const lane = this.#lanes.of(event.lane);
-        this.#admittedRequests.inc({ lane });
-        if (event.tokens > 0) this.#admittedTokens.inc({ lane }, event.tokens);
+        this.#admittedRequests.inc([lane]);
+        if (event.tokens > 0) this.#admittedTokens.inc([lane], event.tokens);
         return;
       }
       case 'settled':
-        if (event.actualTokens > 0)
-          this.#usageTokens.inc({ lane: this.#lanes.of(event.lane) }, event.actualTokens);
+        if (event.actualTokens > 0) this.#usageTokens.inc([this.#lanes.of(event.lane)], event.actualTokens);
         return;
       case 'rate_limited':
-        this.#rateLimited.inc({ lane: this.#lanes.of(event.lane), per_day: String(event.perDay) });
+        this.#rateLimited.inc([this.#lanes.of(event.lane), String(event.perDay)]);
         return;
       case 'retried':
-        this.#retries.inc({ lane: this.#lanes.of(event.lane), reason: event.reason });
+        this.#retries.inc([this.#lanes.of(event.lane), event.reason]);
         return;
       case 'lane_tripped':
-        this.#trips.inc({ lane: this.#lanes.of(event.lane) });
+        this.#trips.inc([this.#lanes.of(event.lane)]);
         return;
       default:
         return;
@@ -221,22 +222,17 @@ export class GatewayMetrics {
 
   onRecord(record: RequestRecord, apps: ReadonlySet<string>): void {
     const app = record.app !== undefined && apps.has(record.app) ? record.app : '';
-    this.#requests.inc({ outcome: record.outcome, code: String(record.status), app });
+    this.#requests.inc([record.outcome, String(record.status), app]);
     const kind = kindOf(record);
-    this.#ttfb.observe({ kind }, record.ttfbMs / 1000);
+    this.#ttfb.observe([kind], record.ttfbMs / 1000);
     if (record.upstreamMs > 0) {
       const own = Math.max(0, record.ttfbMs - record.upstreamMs - record.queuedMs);
-      this.#added.observe({ kind }, own / 1000);
+      this.#added.observe([kind], own / 1000);
     }
     if (record.lane !== undefined && record.attempts > 0 && record.priority !== undefined)
-      this.#wait.observe({ priority: record.priority }, record.queuedMs / 1000);
+      this.#wait.observe([record.priority], record.queuedMs / 1000);
   }
 
-  /**
-   * Sets the lane gauges from a stats read. Gauges are cleared first, so lanes the engine has dropped
-   * disappear; lanes beyond `maxLanes` get no gauges (they would collide on `other`).
-   */
-  /** Exports the response cache's counters (read at scrape time). */
   /**
    * `sluice_store_status{status}`: 1 for the way the lane store decides now, 0 for the others — with
    * Redis, `redis` while it answers, `local-share` or `fail-closed` during an outage (docs/redis.md).
@@ -255,6 +251,7 @@ export class GatewayMetrics {
     });
   }
 
+  /** Exports the response cache's counters (read at scrape time). */
   watchCache(stats: Readonly<CacheStats>): void {
     const counters: [keyof CacheStats, string, string][] = [
       [
@@ -287,6 +284,10 @@ export class GatewayMetrics {
     }
   }
 
+  /**
+   * Sets the lane gauges from a stats read. Gauges are cleared first, so lanes the engine has dropped
+   * disappear; lanes beyond `maxLanes` get no gauges (they would collide on `other`).
+   */
   refresh(stats: readonly LaneStats[], now: number): void {
     for (const g of [
       this.#queueDepth,
