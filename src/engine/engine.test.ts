@@ -326,6 +326,24 @@ describe('learning limits from headers', () => {
     expect(sentAt[2]! - sentAt[1]!).toBeGreaterThanOrEqual(999);
     expect(sentAt[3]! - sentAt[2]!).toBeGreaterThanOrEqual(999);
   });
+  it("takes a server's reading as of when the request was sent, drained since", async () => {
+    const { clock, engine } = setup();
+    // Answered 10 s after it was sent: 30 of 60 requests in use, full again in 30 s.
+    const done = engine.execute(req(), async () => {
+      await clock.sleep(10_000);
+      return ok({
+        'x-ratelimit-limit-requests': '60',
+        'x-ratelimit-remaining-requests': '30',
+        'x-ratelimit-reset-requests': '30s',
+      });
+    });
+    await clock.runAll();
+    await done;
+    const stats = await engine.laneStats(engine.laneId(lane));
+    const requests = stats!.buckets.find((b) => b.dimension === 'requests')!;
+    // 30 when it was read, 10 s at one a second since: 20 now, not 30.
+    expect(requests.level).toBeCloseTo(20, 6);
+  });
 });
 
 describe('long waits, concurrency and operator actions', () => {

@@ -159,12 +159,22 @@ export class Learner {
     this.#announce(lane, this.#ctx.clock.now());
   }
 
-  /** Raises the local levels to the server's (from its headers); never lowers them. */
-  raiseToServer(lane: Lane, levels: Record<string, number>, now: number): void {
-    for (const _ in levels) {
-      void this.#ctx.store.raise(lane.id, lane.buckets, levels, now);
-      return;
+  /**
+   * Raises the local levels to the server's (from its headers); never lowers them. The server read its
+   * levels when the request reached it, not when its answer is read here: a reading is taken as of
+   * `readAt` (when the attempt was sent) and drained since at each bucket's rate. Read as of now, an
+   * answer that waited for a busy process — after a burst, hundreds of them — would set the level back
+   * to where it was that long ago and hold the lane back by as much.
+   */
+  raiseToServer(lane: Lane, levels: Record<string, number>, now: number, readAt = now): void {
+    const age = Math.max(0, now - readAt);
+    let aged: Record<string, number> | undefined;
+    for (const spec of lane.buckets) {
+      const level = levels[spec.id];
+      if (level === undefined) continue;
+      (aged ??= {})[spec.id] = Math.max(0, level - (age * spec.limit) / spec.windowMs);
     }
+    if (aged) void this.#ctx.store.raise(lane.id, lane.buckets, aged, now);
   }
 
   /**

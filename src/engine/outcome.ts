@@ -52,7 +52,7 @@ export class Outcomes {
     run.answeredAt = now;
     run.levels = this.#learner.fromHeaders(lane, view, now);
     if (cls.outcome !== 'rate_limited' && cls.outcome !== 'slow_down') {
-      this.#learner.raiseToServer(lane, run.levels, now);
+      this.#learner.raiseToServer(lane, run.levels, now, run.sentAt);
     }
     return cls.outcome;
   }
@@ -95,7 +95,7 @@ export class Outcomes {
     run.release();
     run.rateLimited++;
     await this.#ctx.store.adjust(lane.id, run.buckets, negate(run.cost), now);
-    this.#learner.raiseToServer(lane, run.levels, now);
+    this.#learner.raiseToServer(lane, run.levels, now, run.sentAt);
     const wait = await this.#pause(lane, run.classification!, now, run.id, run.attempts);
     if (run.rateLimited > this.#ctx.maxRateLimitRetries) {
       run.fail('rate_limited', run.result!.status);
