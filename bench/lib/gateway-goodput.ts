@@ -51,12 +51,16 @@ interface Run {
   stats: MockStats;
 }
 
-/** Starts `n` client processes, waits until every one is loaded, starts them together. */
+/**
+ * Starts `n` client processes, waits until every one is loaded and warmed up, runs `beforeStart`, then
+ * starts them together.
+ */
 async function clients(
   n: number,
   job: Omit<ClientJob, 'index' | 'of' | 'inFlight'>,
   inFlight: number,
   cpus: string | undefined,
+  beforeStart: () => Promise<void>,
 ): Promise<{ results: ClientResult[]; wallMs: number }> {
   const children = Array.from({ length: n }, (_, index) => {
     const args = ['--import', 'tsx', CLIENT, JSON.stringify({ ...job, index, of: n, inFlight })];
@@ -76,6 +80,7 @@ async function clients(
     return { child, ready, result };
   });
   await Promise.all(children.map((c) => c.ready));
+  await beforeStart();
   const start = performance.now();
   for (const c of children) c.child.stdin.end('go\n');
   const results = await Promise.all(children.map((c) => c.result));
@@ -127,6 +132,8 @@ export async function benchGatewayGoodput(o: GatewayGoodputOptions): Promise<str
         { ...base, baseURL, maxRetries },
         Math.max(1, Math.round(o.inFlight / processes)),
         o.placement?.generator,
+        // The clients' warm-up requests (GET /v1/models) are not the workload's: counters start afresh.
+        async () => void (await fetch(`${mock.origin}/__mock/reset`, { method: 'POST' })),
       );
       runs.push({ name, processes, results, wallMs, stats: await mockStats(mock) });
     } finally {
@@ -181,7 +188,7 @@ export async function benchGatewayGoodput(o: GatewayGoodputOptions): Promise<str
   const missed = runs.slice(0, 3).filter((r) => r.wallMs / 1000 > min.seconds * 1.05);
   const timelines = missed.map((r) => timeline(r, o));
   return [
-    `${fmt(jobs.length)} chat requests (seed ${o.seed}), prompts ${o.promptChars[0]}–${o.promptChars[1]} chars, max_tokens ${o.maxTokens[0]}–${o.maxTokens[1]}; \`openai\` SDK v6 clients, each in its own process, started together once all are loaded.`,
+    `${fmt(jobs.length)} chat requests (seed ${o.seed}), prompts ${o.promptChars[0]}–${o.promptChars[1]} chars, max_tokens ${o.maxTokens[0]}–${o.maxTokens[1]}; \`openai\` SDK v6 clients, each in its own process, started together once all are loaded and have each sent as many \`GET /v1/models\` as they keep in flight (their warm-up: compiling the request path, opening connections; not rate limited, and the emulator's counters are reset after it).`,
     `Emulator: \`sluice mock\` in its own process, a fresh one per run: ${fmt(o.rpm)} RPM, ${fmt(o.tpm)} TPM, ${o.burstSeconds} s burst, ${o.latencyMs} ms latency. \`sluice serve\` (built CLI, own process) learns the limits from the headers unless given --rpm/--tpm. Every client sends the same API key.`,
     `Workload cost: ${fmt(jobs.length)} requests, ${fmt(min.totalTokens)} tokens. Theoretical minimum: ${fmt(min.seconds, 2)} s (requests ${fmt(min.byDimension.requests, 2)} s, tokens ${fmt(min.byDimension.tokens, 2)} s). Wall time runs from the start signal to the last process's result.`,
     '',

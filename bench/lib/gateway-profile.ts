@@ -23,7 +23,10 @@ export interface ProfileOptions {
   placement: { generator: string; proxy: string } | undefined;
   /** Functions listed. */
   top: number;
-  /** Where to keep the gateway's `.cpuprofile` (for Chrome DevTools); by default it is deleted. */
+  /**
+   * Where to keep the gateway's `.cpuprofile` (for Chrome DevTools; the bare proxy's goes beside it as
+   * `….bare.cpuprofile`); by default both are deleted.
+   */
   keep?: string | undefined;
 }
 
@@ -88,7 +91,11 @@ async function profile(
 export async function benchProfile(o: ProfileOptions): Promise<string> {
   const mock = await startMockProcess(UNLIMITING, o.placement?.generator);
   try {
-    const bare = await profile((node) => startBareProxy(mock.origin, o.placement?.proxy, node), o, undefined);
+    const bare = await profile(
+      (node) => startBareProxy(mock.origin, o.placement?.proxy, node),
+      o,
+      o.keep?.replace(/(\.cpuprofile)?$/, '.bare.cpuprofile'),
+    );
     const serve = await profile(
       (node) => startServeProcess(mock.origin, o.placement?.proxy, { node }),
       o,

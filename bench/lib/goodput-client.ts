@@ -1,14 +1,14 @@
 /**
  * One client process of `bench:gateway` part 3: its share of the seeded workload through the `openai`
- * SDK, `inFlight` at a time. It prints `ready` once loaded, starts when a line arrives on stdin, and
- * prints one JSON line with its result.
+ * SDK, `inFlight` at a time. It prints `ready` once loaded and warmed up (`GET /v1/models`, `inFlight` at once), starts
+ * when a line arrives on stdin, and prints one JSON line with its result.
  *
  *   node --import tsx bench/lib/goodput-client.ts '<json: ClientJob>'
  */
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
-import { workload } from './goodput.js';
+import { workload, type Job } from './goodput.js';
 
 export interface ClientJob {
   baseURL: string;
@@ -39,9 +39,7 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-async function run(job: ClientJob): Promise<ClientResult> {
-  const jobs = workload(job).filter((_, i) => i % job.of === job.index);
-  const client = new OpenAI({ apiKey: job.apiKey, baseURL: job.baseURL, maxRetries: job.maxRetries });
+async function run(job: ClientJob, client: OpenAI, jobs: readonly Job[]): Promise<ClientResult> {
   const abort = new AbortController();
   setMaxListeners(jobs.length * 16, abort.signal);
   const guard = setTimeout(() => abort.abort(new Error('bench_timeout')), job.timeoutMs);
@@ -70,9 +68,16 @@ async function run(job: ClientJob): Promise<ClientResult> {
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as ClientJob;
+const client = new OpenAI({ apiKey: job.apiKey, baseURL: job.baseURL, maxRetries: job.maxRetries });
+const jobs = workload(job).filter((_, i) => i % job.of === job.index);
+// Before the start: `inFlight` GET /v1/models at once (not rate limited, and not LLM calls: a gateway
+// passes them through), so that the process's first requests — compiling the SDK's request path and
+// opening its connections, half a second for eight fresh processes on two cores — are not counted as
+// the time of whatever the requests go through.
+await Promise.all(Array.from({ length: Math.min(job.inFlight, jobs.length) }, () => client.models.list()));
 process.stdout.write('ready\n');
 const lines = createInterface({ input: process.stdin });
 lines.once('line', () => {
   lines.close();
-  void run(job).then((result) => process.stdout.write(`${JSON.stringify(result)}\n`));
+  void run(job, client, jobs).then((result) => process.stdout.write(`${JSON.stringify(result)}\n`));
 });
