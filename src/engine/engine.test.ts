@@ -344,6 +344,24 @@ describe('learning limits from headers', () => {
     // 30 when it was read, 10 s at one a second since: 20 now, not 30.
     expect(requests.level).toBeCloseTo(20, 6);
   });
+
+  it("drains a server's reading for the time since sending less the safety margin", async () => {
+    const { clock, engine } = setup({ safetyMarginMs: 1_000 });
+    const done = engine.execute(req(), async () => {
+      await clock.sleep(10_000);
+      return ok({
+        'x-ratelimit-limit-requests': '60',
+        'x-ratelimit-remaining-requests': '30',
+        'x-ratelimit-reset-requests': '30s',
+      });
+    });
+    await clock.runAll();
+    await done;
+    const stats = await engine.laneStats(engine.laneId(lane));
+    const requests = stats!.buckets.find((b) => b.dimension === 'requests')!;
+    // The request may have reached the server up to the margin (1 s) after it was sent: 30 − 9.
+    expect(requests.level).toBeCloseTo(21, 6);
+  });
 });
 
 describe('long waits, concurrency and operator actions', () => {

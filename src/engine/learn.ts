@@ -161,13 +161,15 @@ export class Learner {
 
   /**
    * Raises the local levels to the server's (from its headers); never lowers them. The server read its
-   * levels when the request reached it, not when its answer is read here: a reading is taken as of
-   * `readAt` (when the attempt was sent) and drained since at each bucket's rate. Read as of now, an
-   * answer that waited for a busy process — after a burst, hundreds of them — would set the level back
-   * to where it was that long ago and hold the lane back by as much.
+   * levels when the request reached it, not when its answer is read here: read as of now, an answer
+   * that waited for a busy process — after a burst, hundreds of them — would set the level back to
+   * where it was that long ago and hold the lane back by as much. So a reading is drained for the time
+   * since `readAt` (when the attempt was sent), less the lane's safety margin: the request may have
+   * reached the server later than it was sent (a busy event loop, a cold connection), and a reading
+   * aged by the whole time would then make the mirror more optimistic than the server.
    */
   raiseToServer(lane: Lane, levels: Record<string, number>, now: number, readAt = now): void {
-    const age = Math.max(0, now - readAt);
+    const age = Math.max(0, now - readAt - lane.safetyMarginMs);
     let aged: Record<string, number> | undefined;
     for (const spec of lane.buckets) {
       const level = levels[spec.id];
