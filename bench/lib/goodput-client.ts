@@ -1,7 +1,7 @@
 /**
  * One client process of `bench:gateway` part 3: its share of the seeded workload through the `openai`
- * SDK, `inFlight` at a time. It prints `ready` once loaded and warmed up (`GET /v1/models`, `inFlight` at once), starts
- * when a line arrives on stdin, and prints one JSON line with its result.
+ * SDK, `inFlight` at a time. It prints `ready` once loaded and warmed up (`GET /v1/models`, `inFlight`
+ * at once), starts when a line arrives on stdin, and prints one JSON line with its result.
  *
  *   node --import tsx bench/lib/goodput-client.ts '<json: ClientJob>'
  */

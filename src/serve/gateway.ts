@@ -17,6 +17,7 @@ import { KeyRing } from './keys.js';
 import type { GatewayContext, Routes } from './context.js';
 import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
+import { pathOf } from './route.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
 
 export interface Gateway {
@@ -85,9 +86,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
   };
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const path = q === -1 ? target : target.slice(0, q);
+    const path = pathOf(req.url ?? '/');
     if (path === '/healthz') return writeJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       return draining

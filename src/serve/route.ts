@@ -4,7 +4,8 @@
  * (plain or percent-encoded), backslashes and NUL bytes are refused; the `Host` header is never read.
  */
 
-export type Route = { ok: true; url: URL; path: string } | { ok: false; status: 400 | 404; message: string };
+export type Route =
+  { ok: true; url: Readonly<URL>; path: string } | { ok: false; status: 400 | 404; message: string };
 
 /** Client paths the gateway forwards: the OpenAI/Anthropic API root and Azure's `/openai/…`. */
 const FORWARDED = /^\/(v1|openai)(\/|$)/;
@@ -32,6 +33,12 @@ export function routeOf(target: string, upstream: URL): Route {
   return route;
 }
 
+/** A request target's path: everything before the query. */
+export function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
 function computeRoute(target: string, upstream: URL): Route {
   if (!target.startsWith('/')) {
     return {
@@ -40,9 +47,8 @@ function computeRoute(target: string, upstream: URL): Route {
       message: 'The request target must be a path (e.g. /v1/chat/completions), not a URL.',
     };
   }
-  const q = target.indexOf('?');
-  const path = q === -1 ? target : target.slice(0, q);
-  const search = q === -1 ? '' : target.slice(q);
+  const path = pathOf(target);
+  const search = target.slice(path.length);
   if (!FORWARDED.test(path)) {
     return {
       ok: false,

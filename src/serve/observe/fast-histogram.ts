@@ -6,6 +6,7 @@
  * and `_count` per label combination, `le` first.
  */
 import type { Metric, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
+import { labelKey, labelsOf } from './label-values.js';
 
 interface Series {
   labels: Record<string, string>;
@@ -41,11 +42,10 @@ export class FastHistogram<L extends string> {
   /** Counts `value` under the label values `values`, in the order of `labelNames`. */
   observe(values: readonly string[], value: number): void {
     if (!Number.isFinite(value)) return;
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+    const key = labelKey(values);
     let series = this.#series.get(key);
     if (series === undefined) {
-      const labels: Record<string, string> = {};
-      this.#labelNames.forEach((name, i) => (labels[name] = values[i]!));
+      const labels = labelsOf(this.#labelNames, values);
       series = { labels, counts: new Array<number>(this.#bounds.length + 1).fill(0), sum: 0, count: 0 };
       this.#series.set(key, series);
     }

@@ -5,10 +5,11 @@
  * most one entry per label combination, whether or not anyone scrapes.
  */
 import { Counter, type Registry } from 'prom-client';
+import { labelKey, labelsOf } from './label-values.js';
 
 export class PendingCounter<L extends string> {
   readonly #labelNames: readonly L[];
-  readonly #pending = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+  readonly #pending = new Map<string, { labels: Record<L, string>; n: number }>();
 
   constructor(config: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
     this.#labelNames = config.labelNames;
@@ -24,13 +25,9 @@ export class PendingCounter<L extends string> {
 
   /** Adds `n` under the label values `values`, in the order of `labelNames`. */
   inc(values: readonly string[], n = 1): void {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+    const key = labelKey(values);
     const entry = this.#pending.get(key);
     if (entry) entry.n += n;
-    else {
-      const labels: Partial<Record<L, string>> = {};
-      this.#labelNames.forEach((name, i) => (labels[name] = values[i]));
-      this.#pending.set(key, { labels, n });
-    }
+    else this.#pending.set(key, { labels: labelsOf(this.#labelNames, values), n });
   }
 }
