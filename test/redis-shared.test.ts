@@ -79,7 +79,13 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 describe('shared through Redis', () => {
   it('trips the lane for every process on a quota error, with one probe per interval whoever sends it', async () => {
-    const [a, b] = pair({ limits: { rpm: 6000 }, learnLimits: false, quotaProbeIntervalMs: 400 });
+    // One manual clock for both processes, and the store on their time: the probe interval passes only
+    // when the test moves the clock, however slowly the machine runs.
+    const clock = new ManualClock(1_000_000);
+    const [a, b] = pair(
+      { limits: { rpm: 6000 }, learnLimits: false, quotaProbeIntervalMs: 400, clock },
+      { time: 'caller' },
+    );
     let quota = true;
     const sent = { a: 0, b: 0 };
     const send = (who: 'a' | 'b') => async () => {
@@ -94,7 +100,7 @@ describe('shared through Redis', () => {
     expect((await b.stats())[0]!.mode.kind).toBe('tripped');
 
     quota = false;
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    await clock.advance(450);
     // The probe interval passed: B's request is the probe, succeeds, and untrips the lane for A too.
     await b.execute(req, send('b'));
     expect(sent.b).toBe(1);
