@@ -382,6 +382,14 @@ describe('parseServerView: other headers and header bags', () => {
     expect(view).toEqual({ buckets: { requests: { remaining: 7 } }, retryAfterMs: 3000 });
   });
 
+  it('reads a record said to be lower-cased as it is, without looking for other names', () => {
+    const headers = { 'retry-after': '2', 'X-RateLimit-Remaining-Requests': '7' };
+    expect(parseServerView(headers, NOW, undefined, { lowerCase: true })).toEqual({
+      buckets: {},
+      retryAfterMs: 2000,
+    });
+  });
+
   it('does not read inherited properties of a record', () => {
     const record = Object.create({ 'retry-after': '5' }) as Record<string, string>;
     expect(parseServerView(record, NOW).retryAfterMs).toBeUndefined();

@@ -107,7 +107,6 @@ const KNOWN_HEADERS: ReadonlySet<string> = new Set([
   'apim-request-id',
 ]);
 
-const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 /** Every HTTP-date form (IMF-fixdate, RFC 850, asctime) carries a clock time; plain `Date.parse` is too lenient alone. */
 const HTTP_DATE_CLOCK = /\d{1,2}:\d{2}:\d{2}/;
@@ -128,12 +127,19 @@ const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/;
  * @param nowMs the current time in epoch ms (Anthropic resets and HTTP-date `retry-after` are absolute).
  * @param body the error body, if any: a parsed object, a JSON string, or absent. Pass it for error
  *   answers only — waits quoted in messages are read from it; a success body is never needed.
+ * @param options `lowerCase`: the record's names are all lower case already (`node:http`'s
+ *   `IncomingMessage.headers`), so they are read as they are, without looking for upper-case ones.
  *
  * Buckets appear only for dimensions with at least one readable figure. Limits and remainings below
  * zero (Azure's `-1` = "not said") and unparsable values are left absent; resets are never negative.
  */
-export function parseServerView(headers: HeaderSource, nowMs: number, body?: unknown): ServerView {
-  const get = headerReader(headers);
+export function parseServerView(
+  headers: HeaderSource,
+  nowMs: number,
+  body?: unknown,
+  options?: { lowerCase?: boolean },
+): ServerView {
+  const get = headerReader(headers, options?.lowerCase === true);
   const buckets: Partial<Record<Dimension, BucketView>> = {};
 
   for (const [dimension, limit, remaining, reset] of OPENAI_BUCKETS) {
@@ -251,9 +257,10 @@ function fromErrorObject(source: Record<string, unknown>, withType: boolean): Pr
 /**
  * A lookup over the headers this module reads. A `Headers` object is walked once (one `get` per name
  * costs more than the walk: undici validates and searches on every call); a record is read in place
- * unless a name has upper-case letters, in which case the known names are copied out lower-cased.
+ * unless a name has upper-case letters, in which case the known names are copied out lower-cased
+ * (`lowerCase` says there are none: the names are not looked at).
  */
-function headerReader(headers: HeaderSource): (name: string) => string | undefined {
+function headerReader(headers: HeaderSource, lowerCase: boolean): (name: string) => string | undefined {
   let record: Record<string, unknown>;
   if (typeof (headers as { forEach?: unknown }).forEach === 'function') {
     record = Object.create(null) as Record<string, unknown>;
@@ -263,14 +270,16 @@ function headerReader(headers: HeaderSource): (name: string) => string | undefin
     return (name) => firstString(record[name]);
   }
   record = headers as Record<string, unknown>;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key) || !/[A-Z]/.test(key)) continue;
-    const lower = Object.create(null) as Record<string, unknown>;
-    for (const k of Object.keys(record)) {
-      const name = k.toLowerCase();
-      if (KNOWN_HEADERS.has(name) && lower[name] === undefined) lower[name] = record[k];
+  if (!lowerCase) {
+    for (const key in record) {
+      if (!Object.hasOwn(record, key) || !/[A-Z]/.test(key)) continue;
+      const lower = Object.create(null) as Record<string, unknown>;
+      for (const k of Object.keys(record)) {
+        const name = k.toLowerCase();
+        if (KNOWN_HEADERS.has(name) && lower[name] === undefined) lower[name] = record[k];
+      }
+      return (name) => firstString(lower[name]);
     }
-    return (name) => firstString(lower[name]);
   }
   const own = record;
   // Inherited properties are not headers; `hasOwn` runs only on the rare hit.
@@ -308,9 +317,22 @@ function readBucket(
 function decimal(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const trimmed = text.trim();
-  if (!DECIMAL.test(trimmed)) return undefined;
+  if (!isDecimal(trimmed)) return undefined;
   const value = Number(trimmed);
   return Number.isFinite(value) ? value : undefined;
+}
+
+/** `12`, `1.5`, `1.` or `.5`: digits with at most one point, at least one digit (read on every answer). */
+function isDecimal(text: string): boolean {
+  let digits = 0;
+  let points = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits++;
+    else if (c === 0x2e && points === 0) points++;
+    else return false;
+  }
+  return digits > 0;
 }
 
 /** OpenAI `6m0s` (Go duration) or Azure `6` (bare number = seconds). */

@@ -34,7 +34,12 @@ export class Outcomes {
     const { lane } = run;
     const now = this.#ctx.clock.now();
     lane.awaiting--;
-    const view = parseServerView(result.headers, now, result.body);
+    const view = parseServerView(
+      result.headers,
+      now,
+      result.body,
+      result.lowerCaseHeaders ? LOWER : undefined,
+    );
     const cls = classify(result.status, view, result.body);
     this.#ctx.emit({
       type: 'answered',
@@ -288,6 +293,8 @@ export class Outcomes {
     });
   }
 }
+
+const LOWER = Object.freeze({ lowerCase: true });
 
 function describe(err: unknown): string {
   if (err instanceof Error) {

@@ -59,6 +59,8 @@ export interface EngineRequest {
 export interface AttemptResult<T> {
   status: number;
   headers: Headers | Record<string, string | string[] | undefined>;
+  /** The record's header names are all lower case (`node:http`'s `IncomingMessage.headers`). */
+  lowerCaseHeaders?: boolean;
   /** The parsed error body for non-2xx answers (shells read error bodies; they are small). */
   body?: unknown;
   value: T;

@@ -36,6 +36,17 @@ describe('Go durations', () => {
     expect(parseGoDuration('1s junk')).toBeUndefined();
   });
 
+  it('reads every unit and number form, and refuses what Go would not print', () => {
+    expect(parseGoDuration('3µs')).toBeCloseTo(0.003);
+    expect(parseGoDuration('3μs')).toBeCloseTo(0.003);
+    expect(parseGoDuration('1.s')).toBe(1000);
+    expect(parseGoDuration('.5s')).toBe(500);
+    expect(parseGoDuration(' 1m30s ')).toBe(90_000);
+    expect(parseGoDuration('1h1ms')).toBe(3_600_001);
+    for (const bad of ['.s', 's', '1.2.3s', '1x', '1m 2s', '-1s', '1', '1ns5'])
+      expect(parseGoDuration(bad)).toBeUndefined();
+  });
+
   it('round-trips every millisecond count', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 10 * 86_400_000 }), (ms) => {

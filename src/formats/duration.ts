@@ -25,39 +25,62 @@ export function formatGoDuration(ms: number): string {
   return `${out}${seconds}${frac}s`;
 }
 
-const GO_UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-const GO_DURATION = /^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)/;
-
 /**
  * Parses a Go duration (`4m12.172s`, `12ms`, `1h0m0s`) into milliseconds.
  * Returns `undefined` for anything that is not one (the caller decides what a bad header means).
+ *
+ * Read on every answer (the reset headers), so it scans characters instead of running expressions: a
+ * number (`12`, `1.5`, `1.`, `.5`) then a unit (`ns`, `us`, `µs`, `μs`, `ms`, `s`, `m`, `h`), repeated.
  */
-export function parseGoDuration(text: string): number | undefined {
-  let rest = text.trim();
-  if (rest === '') return undefined;
-  if (rest === '0') return 0;
+export function parseGoDuration(raw: string): number | undefined {
+  const text = raw.trim();
+  let i = 0;
+  const end = text.length;
+  if (end === 0) return undefined;
+  if (text === '0') return 0;
   let total = 0;
-  while (rest.length > 0) {
-    const match = GO_DURATION.exec(rest);
-    if (!match) return undefined;
-    const token = match[0];
-    const unit = /(?:ns|us|µs|μs|ms|s|m|h)$/.exec(token)![0];
-    const value = Number(token.slice(0, token.length - unit.length));
-    total += value * GO_UNIT_MS[unit]!;
-    rest = rest.slice(token.length);
+  while (i < end) {
+    const numberStart = i;
+    const digitsAt = i;
+    while (i < end && isDigit(text.charCodeAt(i))) i++;
+    const whole = i > digitsAt;
+    if (i < end && text.charCodeAt(i) === 0x2e) {
+      i++;
+      const fractionAt = i;
+      while (i < end && isDigit(text.charCodeAt(i))) i++;
+      if (!whole && i === fractionAt) return undefined;
+    } else if (!whole) return undefined;
+    const value = Number(text.slice(numberStart, i));
+    const unit = unitAt(text, i, end);
+    if (unit === undefined) return undefined;
+    total += value * unit.ms;
+    i += unit.length;
   }
   return total;
 }
+
+/** The unit that starts at `i`: its length and milliseconds; `ms` is tried before `m`. */
+function unitAt(text: string, i: number, end: number): { length: number; ms: number } | undefined {
+  if (i >= end) return undefined;
+  const c = text.charCodeAt(i);
+  const s = i + 1 < end && text.charCodeAt(i + 1) === 0x73;
+  if (c === 0x6d) return s ? MS : MINUTE; // m
+  if (c === 0x73) return SECOND; // s
+  if (c === 0x68) return HOUR; // h
+  if (!s) return undefined;
+  if (c === 0x6e) return NS; // ns
+  if (c === 0x75 || c === 0xb5 || c === 0x3bc) return US; // us, µs (micro sign), μs (Greek mu)
+  return undefined;
+}
+
+const NS = { length: 2, ms: 1e-6 };
+const US = { length: 2, ms: 1e-3 };
+const MS = { length: 2, ms: 1 };
+const SECOND = { length: 1, ms: 1000 };
+const MINUTE = { length: 1, ms: 60_000 };
+const HOUR = { length: 1, ms: 3_600_000 };
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
 /**
  * Parses a human duration from a flag or config file: a Go duration (`90s`, `1m30s`, `250ms`) or a bare

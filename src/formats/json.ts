@@ -36,7 +36,9 @@ export function jsonObjectOf(body: unknown): Record<string, unknown> | undefined
   let text: string;
   if (typeof body === 'string') text = body;
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) text = decoder.decode(body);
-  else return isRecord(body) && !isBinaryLike(body) ? body : undefined;
+  else if (!isRecord(body)) return undefined;
+  // What `JSON.parse` made (the usual case) is plain; only other objects can be binary.
+  else return Object.getPrototypeOf(body) === Object.prototype || !isBinaryLike(body) ? body : undefined;
   const parsed = parseJsonObject(text);
   return isRecord(parsed) ? parsed : undefined;
 }

@@ -250,11 +250,12 @@ export class Exchange {
     });
     this.#record.upstreamMs += performance.now() - sent;
     if (answer.status >= 200 && answer.status < 300)
-      return { status: answer.status, headers: answer.headers, value: answer };
+      return { status: answer.status, headers: answer.headers, lowerCaseHeaders: true, value: answer };
     const text = await readText(answer.body);
     return {
       status: answer.status,
       headers: answer.headers,
+      lowerCaseHeaders: true,
       body: parseJsonObject(text, 65_536) ?? text,
       value: { status: answer.status, headers: answer.headers, text },
     };
