@@ -5,6 +5,8 @@ import type { EngineOptions } from './options.js';
 import type { AttemptResult, EngineRequest } from './request.js';
 import { SluiceError } from './errors.js';
 import type { SluiceEvent } from './events.js';
+import { MemoryStore } from './memory-store.js';
+import type { Store } from './store.js';
 
 const lane = { upstream: 'http://up', keyFingerprint: 'k', model: 'm' };
 
@@ -327,8 +329,8 @@ describe('learning limits from headers', () => {
     expect(sentAt[3]! - sentAt[2]!).toBeGreaterThanOrEqual(999);
   });
   /** The lane's requests level once one request, answered 10 s after it was sent, said 30 of 60 in use. */
-  async function levelAfterLateAnswer(safetyMarginMs: number): Promise<number> {
-    const { clock, engine } = setup({ safetyMarginMs });
+  async function levelAfterLateAnswer(safetyMarginMs: number, store?: Store): Promise<number> {
+    const { clock, engine } = setup({ safetyMarginMs, ...(store ? { store } : {}) });
     const done = engine.execute(req(), async () => {
       await clock.sleep(10_000);
       // 30 of 60 requests in use, full again in 30 s.
@@ -352,6 +354,19 @@ describe('learning limits from headers', () => {
   it("drains a server's reading for the time since sending less the safety margin", async () => {
     // The request may have reached the server up to the margin (1 s) after it was sent: 30 − 9.
     expect(await levelAfterLateAnswer(1_000)).toBeCloseTo(21, 6);
+  });
+
+  it("takes a server's reading as of now when the store is not this process's own", async () => {
+    // Another process's requests may have reached the server late: 30, undrained.
+    const memory = new MemoryStore();
+    const other = new Proxy(memory, {
+      getPrototypeOf: () => Object.prototype,
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(await levelAfterLateAnswer(0, other)).toBeCloseTo(30, 6);
   });
 });
 

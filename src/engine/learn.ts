@@ -11,6 +11,7 @@
  * process starts from what the others know instead of probing the lane one request at a time.
  */
 import type { EngineContext } from './context.js';
+import { MemoryStore } from './memory-store.js';
 import { OPEN, type Lane } from './lane.js';
 import { bucket, bucketId, DAY_MS, DIMENSIONS, MINUTE_MS } from './limits.js';
 import type { Learned, LearnedLimits } from './store.js';
@@ -166,10 +167,15 @@ export class Learner {
    * where it was that long ago and hold the lane back by as much. So a reading is drained for the time
    * since `readAt` (when the attempt was sent), less the lane's safety margin: the request may have
    * reached the server later than it was sent (a busy event loop, a cold connection), and a reading
-   * aged by the whole time would then make the mirror more optimistic than the server.
+   * aged by the whole time would then make the mirror more optimistic than the server. Only a store of
+   * this process's own (`MemoryStore`) ages readings.
    */
   raiseToServer(lane: Lane, levels: Record<string, number>, now: number, readAt = now): void {
-    const age = Math.max(0, now - readAt - lane.safetyMarginMs);
+    // Shared with other processes, the server's level also counts their requests, whose sending this
+    // process cannot see: one delayed by a busy machine reaches the server later than any margin here
+    // allows for. Such readings are taken as of now (the conservative side).
+    const shared = !(this.#ctx.store instanceof MemoryStore);
+    const age = shared ? 0 : Math.max(0, now - readAt - lane.safetyMarginMs);
     let aged: Record<string, number> | undefined;
     for (const spec of lane.buckets) {
       const level = levels[spec.id];
