@@ -36,7 +36,9 @@ export function cachePolicy(headers: { get(name: string): string | null }, enabl
     }
   }
   let maxAgeMs = Infinity;
-  for (const directive of (headers.get('cache-control') ?? '').toLowerCase().split(',')) {
+  const control = headers.get('cache-control');
+  if (control === null) return { read, write, maxAgeMs };
+  for (const directive of control.toLowerCase().split(',')) {
     const d = directive.trim();
     if (d === 'no-store') read = write = false;
     else if (d === 'no-cache') read = false;

@@ -228,7 +228,7 @@ Reference: docs/batch.md`,
     }
 
     if (flags.redis !== undefined) {
-      options.store = openRedisStore(flags.redis, (line) => reporter.log(line), flags.redisPrefix);
+      options.store = await openRedisStore(flags.redis, (line) => reporter.log(line), flags.redisPrefix);
     }
     let run: BatchRun;
     try {

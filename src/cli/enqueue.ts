@@ -8,8 +8,8 @@ import { readLines } from '../batch/input.js';
 import { type OptionTable } from '../formats/options.js';
 import { text, whole, boolean, parseDuration } from '../formats/option-kinds.js';
 import { checkBatchLine } from '../protocol/batch-line.js';
-import { AmqpPublisher } from '../worker/amqp/publish.js';
-import { BullmqPublisher } from '../worker/bullmq/publish.js';
+import type { AmqpPublisher } from '../worker/amqp/publish.js';
+import type { BullmqPublisher } from '../worker/bullmq/publish.js';
 import { showUrl } from './api-key.js';
 import { addOptions, resolveFlags } from './options.js';
 import { redisUrlProblem } from './redis.js';
@@ -104,10 +104,12 @@ Reference: docs/worker.md`,
     let publisher: AmqpPublisher | BullmqPublisher;
     try {
       if (flags.amqp !== undefined) {
+        const { AmqpPublisher } = await import('../worker/amqp/publish.js');
         const p = new AmqpPublisher(flags.queue);
         await p.open(flags.amqp);
         publisher = p;
       } else {
+        const { BullmqPublisher } = await import('../worker/bullmq/publish.js');
         const p = new BullmqPublisher(flags.bullmq!, flags.queue);
         await p.open();
         publisher = p;

@@ -1,8 +1,10 @@
 /**
  * `--redis <url>` for every command: a shared Redis store whose outages are told on stderr as they
- * begin and end (what the store does meanwhile is in docs/redis.md).
+ * begin and end (what the store does meanwhile is in docs/redis.md). The Redis client library is loaded
+ * only by a command that uses it, so that the others start (and run) without it.
  */
-import { createRedisStore, type RedisStore } from '../stores/redis/index.js';
+import type { Redis } from 'ioredis';
+import type { RedisStore } from '../stores/redis/index.js';
 
 /** `undefined` when the URL is usable, else what is wrong with it. */
 export function redisUrlProblem(url: string): string | undefined {
@@ -19,7 +21,12 @@ export function redisUrlProblem(url: string): string | undefined {
 }
 
 /** Opens the store; `say` hears every change of its status (outage, back to Redis). */
-export function openRedisStore(url: string, say: (line: string) => void, prefix: string): RedisStore {
+export async function openRedisStore(
+  url: string,
+  say: (line: string) => void,
+  prefix: string,
+): Promise<RedisStore> {
+  const { createRedisStore } = await import('../stores/redis/index.js');
   return createRedisStore({
     url,
     prefix,
@@ -30,4 +37,10 @@ export function openRedisStore(url: string, say: (line: string) => void, prefix:
           : `Redis stopped answering (${change.reason}): ${change.status === 'local-share' ? `each process now keeps to 1/${change.processes || 1} of every limit` : 'admissions wait until it is back'}.`,
       ),
   });
+}
+
+/** A plain client (the response cache's backend, remembered results). */
+export async function redisClient(url: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  return new Redis(url);
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { redisBackend } from '../cache/backend.js';
 import { ResponseCache } from '../cache/cache.js';
 import { PRIORITIES } from '../engine/events.js';
@@ -12,7 +11,7 @@ import { startGateway, type Gateway } from '../serve/gateway.js';
 import { AdminTokenError, isLoopback, observer } from '../serve/observe/index.js';
 import { GATEWAY_OPTIONS } from '../serve/options.js';
 import { addOptions, resolveFlags } from './options.js';
-import { openRedisStore, redisUrlProblem } from './redis.js';
+import { redisClient, openRedisStore, redisUrlProblem } from './redis.js';
 
 const OPENAI = 'https://api.openai.com/v1';
 
@@ -186,12 +185,18 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
       host: flags.host,
       ...(config ? { config } : {}),
       ...(flags.redis
-        ? { store: openRedisStore(flags.redis, (line) => say(`sluice serve: ${line}`), flags.redisPrefix) }
+        ? {
+            store: await openRedisStore(
+              flags.redis,
+              (line) => say(`sluice serve: ${line}`),
+              flags.redisPrefix,
+            ),
+          }
         : {}),
       cache: new ResponseCache({
         ttlMs: flags.cacheTtlMs,
         ...(flags.redis
-          ? { backend: redisBackend({ client: new Redis(flags.redis), prefix: flags.redisPrefix }) }
+          ? { backend: redisBackend({ client: await redisClient(flags.redis), prefix: flags.redisPrefix }) }
           : { maxBytes: flags.cacheSizeBytes }),
       }),
       cacheByDefault: flags.cache,

@@ -9,12 +9,10 @@ import { keyRedactor, type Redactor } from '../batch/redact.js';
 import { type OptionTable } from '../formats/options.js';
 import { boolean, duration, text, whole } from '../formats/option-kinds.js';
 import { startMock, type MockServer } from '../mock/index.js';
-import { AmqpWorker } from '../worker/amqp/consumer.js';
-import { BullmqWorker } from '../worker/bullmq/consumer.js';
 import { WorkerCore } from '../worker/core.js';
+import { redisFinished } from '../worker/remember.js';
 import { portOf, serveMetrics, workerRegistry } from '../worker/metrics.js';
 import { WORKER_DEFAULTS, WORKER_OPTIONS, type WorkerOptions } from '../worker/options.js';
-import { redisFinished } from '../worker/remember.js';
 import { ACCESS_FLAGS, readAccess, showUrl } from './api-key.js';
 import { EMBEDDED_MOCK } from './batch.js';
 import { addOptions, resolveFlags } from './options.js';
@@ -164,17 +162,27 @@ Reference: docs/worker.md`,
       graceMs: flags.graceMs,
       quotaProbeMs: flags.quotaProbeMs,
       rememberMs: flags.rememberMs,
-      ...(flags.redis === undefined ? {} : { store: openRedisStore(flags.redis, say, flags.redisPrefix) }),
+      ...(flags.redis === undefined
+        ? {}
+        : { store: await openRedisStore(flags.redis, say, flags.redisPrefix) }),
     };
+    // The queue and Redis client libraries load only for the transport in use.
+    const finished =
+      flags.redis === undefined ? undefined : await redisFinished(flags.redis, flags.redisPrefix);
     const core = new WorkerCore(options, {
-      ...(flags.redis === undefined ? {} : { finished: redisFinished(flags.redis, flags.redisPrefix) }),
+      ...(finished === undefined ? {} : { finished }),
       log: say,
     });
 
     const transport =
       flags.amqp !== undefined
-        ? new AmqpWorker({ url: flags.amqp, core, log: say })
-        : new BullmqWorker({ url: flags.bullmq!, core, log: say, lockMs: flags.bullmqLock });
+        ? new (await import('../worker/amqp/consumer.js')).AmqpWorker({ url: flags.amqp, core, log: say })
+        : new (await import('../worker/bullmq/consumer.js')).BullmqWorker({
+            url: flags.bullmq!,
+            core,
+            log: say,
+            lockMs: flags.bullmqLock,
+          });
     const where =
       flags.amqp !== undefined
         ? `RabbitMQ ${showUrl(flags.amqp)}, results to ${flags.results ?? `${flags.queue}.results`} (or reply_to)`

@@ -28,8 +28,27 @@ export interface CacheHooks {
   hit(entry: CachedAnswer, shape: Shape): void;
 }
 
-/** The response cache around `send`: a hit is answered by `hooks.hit`; a miss is sent and recorded. */
-export async function throughCache(
+/**
+ * The response cache around `send`: a hit is answered by `hooks.hit`; a miss is sent and recorded. A
+ * bypass (the usual request, when the cache is opt-in) is sent at once, without a layer of its own.
+ */
+export function throughCache(
+  cache: ResponseCache,
+  decision: CacheDecision,
+  kind: LlmKind,
+  send: () => Promise<void>,
+  hooks: CacheHooks,
+): Promise<void> {
+  const { policy } = decision;
+  if (!policy.read && !policy.write) {
+    cache.stats.bypassed++;
+    hooks.state('bypass');
+    return send();
+  }
+  return throughReadOrWrite(cache, decision, kind, send, hooks);
+}
+
+async function throughReadOrWrite(
   cache: ResponseCache,
   decision: CacheDecision,
   kind: LlmKind,
@@ -37,11 +56,6 @@ export async function throughCache(
   hooks: CacheHooks,
 ): Promise<void> {
   const { policy, key, shape } = decision;
-  if (!policy.read && !policy.write) {
-    cache.stats.bypassed++;
-    hooks.state('bypass');
-    return send();
-  }
   const claim = await cache.claim(key, policy, shape);
   if ('entry' in claim) return hooks.hit(claim.entry, shape);
   const { done } = claim;

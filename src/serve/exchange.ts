@@ -20,6 +20,7 @@ import type { GatewayContext, RequestRecord } from './context.js';
 import { throughCache, writeHit, type CacheState, type RecorderFor } from './cached.js';
 import { writeDraining, writeFailure } from './failure.js';
 import { routeOf } from './route.js';
+import type { Tracked } from './in-flight.js';
 import type { ResponseCache } from '../cache/cache.js';
 import type { CachedAnswer, Shape } from '../cache/entry.js';
 import { cacheDecision, type CacheDecision } from '../cache/request.js';
@@ -50,8 +51,9 @@ interface ReadAnswer {
   text: string;
 }
 
-export class Exchange {
+export class Exchange implements Tracked {
   readonly controller = new AbortController();
+  inFlightAt = -1;
   readonly #ctx: GatewayContext;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;

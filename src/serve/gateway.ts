@@ -19,6 +19,7 @@ import { Draining, Exchange } from './exchange.js';
 import { writeJson } from './wire.js';
 import { pathOf } from './route.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
+import { InFlight } from './in-flight.js';
 
 export interface Gateway {
   /** `http://host:port`; clients use `${url}/v1` as their base URL. */
@@ -110,7 +111,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     })().catch(() => res.destroy());
   });
 
-  const inFlight = new Set<Exchange>();
+  const inFlight = new InFlight<Exchange>();
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const exchange = new Exchange(ctx, req, res);
     inFlight.add(exchange);
@@ -178,7 +179,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       const unfinished = inFlight.size;
-      for (const exchange of inFlight) exchange.controller.abort(new Draining('shutting down'));
+      for (const exchange of inFlight.list()) exchange.controller.abort(new Draining('shutting down'));
       while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
       await closeAll();
       return { unfinished };

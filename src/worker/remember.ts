@@ -2,9 +2,8 @@
  * Finished `custom_id`s, remembered for a window so that a redelivered message (its worker died after
  * publishing the result, before the broker heard the ack) is acknowledged without calling the API
  * again. In Redis when workers share one (every worker of a queue sees what the others finished), else
- * in this process only.
+ * in this process only. The Redis client library loads only when a worker uses Redis.
  */
-import { Redis } from 'ioredis';
 
 export interface Finished {
   /** Whether `customId` finished on `queue` within the window. */
@@ -33,7 +32,8 @@ export function memoryFinished(now: () => number = Date.now): Finished {
 }
 
 /** In Redis: one key per finished id, `<prefix>worker:done:<queue>:<custom_id>`, expiring with the window. */
-export function redisFinished(url: string, prefix: string): Finished {
+export async function redisFinished(url: string, prefix: string): Promise<Finished> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
   // Errors reach the callers of has/add; the client itself must not crash the process.
   redis.on('error', () => {});
