@@ -155,6 +155,23 @@ describe('bodies', () => {
     expect(rig.mock.stats().received).toBe(0);
   });
 
+  it('answers a request sent with Expect: 100-continue (curl sends it for large bodies), LLM call or not', async () => {
+    rig = await startRig();
+    const { base } = rig;
+    const send = (path: string, body: string) =>
+      raw(
+        base,
+        `POST /v1${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Expect: 100-continue\r\nConnection: close\r\n\r\n${body}`,
+      );
+    const llm = await send('/chat/completions', chat());
+    expect(llm).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    const other = await send('/files', '{}');
+    expect(other).toMatch(/HTTP\/1\.1 (404|405) /);
+    expect(rig.records.map((r) => r.outcome)).toEqual(['success', 'passthrough']);
+  });
+
   it('passes malformed JSON to the upstream, whose business it is', async () => {
     rig = await startRig();
     const res = await fetch(`${rig.base}/chat/completions`, {

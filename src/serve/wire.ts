@@ -20,7 +20,13 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate',
   'host',
 ]);
-const NOT_UPSTREAM: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, 'content-length', ...WISH_HEADERS]);
+/** Also not sent upstream: the length (the gateway sets its own) and `Expect` (the gateway answers `100 Continue` itself). */
+const NOT_UPSTREAM: ReadonlySet<string> = new Set<string>([
+  ...HOP_BY_HOP,
+  'content-length',
+  'expect',
+  ...WISH_HEADERS,
+]);
 
 /**
  * The client's headers as they go upstream: without hop-by-hop and `x-sluice-*` headers; with a
