@@ -39,55 +39,46 @@ export function throughCache(
   send: () => Promise<void>,
   hooks: CacheHooks,
 ): Promise<void> {
-  const { policy } = decision;
+  const { policy, key, shape } = decision;
   if (!policy.read && !policy.write) {
     cache.stats.bypassed++;
     hooks.state('bypass');
     return send();
   }
-  return throughReadOrWrite(cache, decision, kind, send, hooks);
-}
-
-async function throughReadOrWrite(
-  cache: ResponseCache,
-  decision: CacheDecision,
-  kind: LlmKind,
-  send: () => Promise<void>,
-  hooks: CacheHooks,
-): Promise<void> {
-  const { policy, key, shape } = decision;
-  const claim = await cache.claim(key, policy, shape);
-  if ('entry' in claim) return hooks.hit(claim.entry, shape);
-  const { done } = claim;
-  cache.stats.misses++;
-  hooks.state('miss');
-  let recording = false;
-  if (policy.write) {
-    hooks.recordWith((answer) => {
-      const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
-      const recorder = new AnswerRecorder(
-        { kind, status: answer.status, headers: headerGetter(answer.headers), sse },
-        cache.maxEntryBytes,
-      );
-      if (!recorder.wanted) return undefined;
-      recording = true;
-      return {
-        push: (chunk) => recorder.push(chunk),
-        finish: () => {
-          // Whether the answer ended well is the recorder's to judge, not how reading stopped: an SDK
-          // that has read a stream's end (`[DONE]`) may cancel the rest of the body.
-          const entry = recorder.entry(cache.now());
-          if (entry) void cache.store(key, entry).finally(done);
-          else done();
-        },
-      };
-    });
-  }
-  try {
-    await send();
-  } finally {
-    if (!recording) done();
-  }
+  return (async () => {
+    const claim = await cache.claim(key, policy, shape);
+    if ('entry' in claim) return hooks.hit(claim.entry, shape);
+    const { done } = claim;
+    cache.stats.misses++;
+    hooks.state('miss');
+    let recording = false;
+    if (policy.write) {
+      hooks.recordWith((answer) => {
+        const sse = String(answer.headers['content-type'] ?? '').includes('text/event-stream');
+        const recorder = new AnswerRecorder(
+          { kind, status: answer.status, headers: headerGetter(answer.headers), sse },
+          cache.maxEntryBytes,
+        );
+        if (!recorder.wanted) return undefined;
+        recording = true;
+        return {
+          push: (chunk) => recorder.push(chunk),
+          finish: () => {
+            // Whether the answer ended well is the recorder's to judge, not how reading stopped: an SDK
+            // that has read a stream's end (`[DONE]`) may cancel the rest of the body.
+            const entry = recorder.entry(cache.now());
+            if (entry) void cache.store(key, entry).finally(done);
+            else done();
+          },
+        };
+      });
+    }
+    try {
+      await send();
+    } finally {
+      if (!recording) done();
+    }
+  })();
 }
 
 /** Writes a cache hit in the shape the client asked for; returns its status. */
