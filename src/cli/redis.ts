@@ -39,7 +39,7 @@ export async function openRedisStore(
   });
 }
 
-/** A plain client (the response cache's backend, remembered results). */
+/** A plain client, for the gateway's response cache in Redis. */
 export async function redisClient(url: string): Promise<Redis> {
   const { Redis } = await import('ioredis');
   return new Redis(url);

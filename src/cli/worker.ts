@@ -10,9 +10,9 @@ import { type OptionTable } from '../formats/options.js';
 import { boolean, duration, text, whole } from '../formats/option-kinds.js';
 import { startMock, type MockServer } from '../mock/index.js';
 import { WorkerCore } from '../worker/core.js';
-import { redisFinished } from '../worker/remember.js';
 import { portOf, serveMetrics, workerRegistry } from '../worker/metrics.js';
 import { WORKER_DEFAULTS, WORKER_OPTIONS, type WorkerOptions } from '../worker/options.js';
+import { redisFinished } from '../worker/remember.js';
 import { ACCESS_FLAGS, readAccess, showUrl } from './api-key.js';
 import { EMBEDDED_MOCK } from './batch.js';
 import { addOptions, resolveFlags } from './options.js';
@@ -166,14 +166,12 @@ Reference: docs/worker.md`,
         ? {}
         : { store: await openRedisStore(flags.redis, say, flags.redisPrefix) }),
     };
-    // The queue and Redis client libraries load only for the transport in use.
-    const finished =
-      flags.redis === undefined ? undefined : await redisFinished(flags.redis, flags.redisPrefix);
     const core = new WorkerCore(options, {
-      ...(finished === undefined ? {} : { finished }),
+      ...(flags.redis === undefined ? {} : { finished: await redisFinished(flags.redis, flags.redisPrefix) }),
       log: say,
     });
 
+    // The queue client library loads only for the transport in use.
     const transport =
       flags.amqp !== undefined
         ? new (await import('../worker/amqp/consumer.js')).AmqpWorker({ url: flags.amqp, core, log: say })
