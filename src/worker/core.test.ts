@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HttpAnswer, HttpPost } from '../protocol/http.js';
-import { WorkerCore, type Delivery, type Flow } from './core.js';
+import { WorkerCore, type Delivery } from './core.js';
+import type { Flow } from './flow.js';
 import { memoryFinished } from './remember.js';
 
 const NO_HEADERS = { get: () => null };

@@ -1,9 +1,9 @@
 /**
  * The worker core, the same for every broker: it turns one message (an OpenAI Batch input line) into
  * what the transport must do with it — publish a result line and acknowledge, dead-letter it, or return
- * it to the queue — running the request through the engine on the way. It also owns the flow: how many
- * messages the transport may hold (from the lane's pace), pausing consumption on a quota stop and
- * probing it, and draining on SIGTERM. A transport adapter (`amqp/`, `bullmq/`) only moves messages.
+ * it to the queue — running the request through the engine on the way, and drains on SIGTERM. The flow
+ * of messages (how many the transport may hold, the quota stop and its probe) is `flow.ts`'s. A
+ * transport adapter (`amqp/`, `bullmq/`) only moves messages.
  */
 import { Engine } from '../engine/engine.js';
 import { SluiceError } from '../engine/errors.js';
@@ -21,6 +21,7 @@ import { describeBody } from '../formats/openai-errors.js';
 import { adaptRequest } from '../protocol/adapt.js';
 import { checkBatchLine, joinUrl } from '../protocol/batch-line.js';
 import { httpTransport, toAttempt, type Answer, type Transport } from '../protocol/http.js';
+import { WorkerFlow, type Flow, type FlowState } from './flow.js';
 import { memoryFinished, type Finished } from './remember.js';
 import { WorkerTally } from './tally.js';
 import {
@@ -55,24 +56,6 @@ export type Verdict =
   /** Back to the queue, untouched: a quota stop, or the worker is stopping. */
   | { kind: 'requeue'; reason: 'quota' | 'stopping' };
 
-/** What the core asks of the transport to control the flow of messages. */
-export interface Flow {
-  /** Hold at most `n` unacknowledged messages from now on. */
-  setPrefetch(n: number): Promise<void>;
-  /** Stop taking messages (those held stay held until their verdict). */
-  pause(): Promise<void>;
-  /** Take messages again, at most `n` held. */
-  resume(n: number): Promise<void>;
-}
-
-/** The flow's state, one value. */
-export type FlowState =
-  | { kind: 'running' }
-  | { kind: 'paused'; reason: string; probeAt: number }
-  /** One message is out to see whether the quota is back. */
-  | { kind: 'probing' }
-  | { kind: 'stopping' };
-
 /** The abort reason of requests the worker itself cancelled (stopping). */
 class Stopping extends Error {
   override readonly name = 'Stopping';
@@ -95,17 +78,9 @@ export class WorkerCore {
   readonly #headers: Record<string, string>;
   readonly #held = new Set<Held>();
   readonly #log: (line: string) => void;
-  #flow: Flow | undefined;
-  #state: FlowState = { kind: 'running' };
-  #prefetch: number;
-  #probeTimer: NodeJS.Timeout | undefined;
-  #sampleTimer: NodeJS.Timeout | undefined;
+  readonly #flow: WorkerFlow;
   #graceTimer: NodeJS.Timeout | undefined;
-  /** Requests per ms the lanes allow (the slowest of requests and tokens), once known. */
-  #rate: number | undefined;
   #drained: (() => void) | undefined;
-  /** The last change of the flow asked of the transport (a pause, a resume), until it is done. */
-  #flowChange: Promise<void> = Promise.resolve();
 
   constructor(input: WorkerOptions, extra: { finished?: Finished; log?: (line: string) => void } = {}) {
     this.options = resolveOptions(WORKER_OPTIONS, input) as ResolvedWorkerOptions;
@@ -137,20 +112,19 @@ export class WorkerCore {
     this.engine.on((event) => {
       this.tally.event(event);
       // The first answer may tell the limits: size the prefetch from them at once.
-      if (event.type === 'answered' && this.tally.answered === 1) void this.#sample();
+      if (event.type === 'answered' && this.tally.answered === 1) void this.#flow.sample();
     });
-    if (o.rpm !== undefined) this.#rate = o.rpm / 60_000;
-    this.#prefetch = this.#target();
+    this.#flow = new WorkerFlow(o, this.engine, this.tally, this.#log);
   }
 
   /** The state of the flow (running, paused by a quota stop, probing, stopping). */
   get state(): FlowState {
-    return this.#state;
+    return this.#flow.state;
   }
 
   /** Messages the transport may hold now. */
   get prefetch(): number {
-    return this.#state.kind === 'probing' ? 1 : this.#prefetch;
+    return this.#flow.prefetch;
   }
 
   /** Messages held (handed to `process` and not yet decided). */
@@ -160,9 +134,7 @@ export class WorkerCore {
 
   /** Connects the transport's flow control; the core re-computes the prefetch every second. */
   attach(flow: Flow): void {
-    this.#flow = flow;
-    this.#sampleTimer = setInterval(() => void this.#sample(), 1000);
-    this.#sampleTimer.unref();
+    this.#flow.attach(flow);
   }
 
   /** Remembers a custom_id whose result is published (call before acknowledging the message). */
@@ -179,7 +151,7 @@ export class WorkerCore {
       return { kind: 'dead', customId: checked.customId, code: checked.code, reason: checked.message };
     }
     const { request } = checked;
-    if (this.#state.kind === 'stopping') return { kind: 'requeue', reason: 'stopping' };
+    if (this.#flow.state.kind === 'stopping') return { kind: 'requeue', reason: 'stopping' };
     if (delivery.redelivered) {
       let known = false;
       try {
@@ -264,7 +236,7 @@ export class WorkerCore {
         request_id: answer.requestId,
         body: answer.body,
       };
-      if (this.#state.kind === 'probing' || this.#state.kind === 'paused') this.#quotaBack();
+      this.#flow.answered();
       if (execution.outcome === 'success' && answer.text === undefined) {
         return this.#result(customId, outputLine(customId, response));
       }
@@ -295,7 +267,7 @@ export class WorkerCore {
         return { kind: 'requeue', reason: 'stopping' };
       }
       if (err instanceof SluiceError && err.code === 'quota_exhausted') {
-        this.#quotaStop(err);
+        this.#flow.quotaStop(err);
         return { kind: 'requeue', reason: 'quota' };
       }
       if (err instanceof SluiceError) {
@@ -325,7 +297,7 @@ export class WorkerCore {
   }
 
   async #send(held: Held, url: string, body: string): Promise<AttemptResult<Answer>> {
-    if (this.#state.kind === 'stopping') throw new Stopping('stopping');
+    if (this.#flow.state.kind === 'stopping') throw new Stopping('stopping');
     held.sending = true;
     try {
       return toAttempt(
@@ -336,95 +308,17 @@ export class WorkerCore {
     }
   }
 
-  /** A quota error: stop taking messages; after the probe interval, take one to see if it is back. */
-  #quotaStop(err: SluiceError): void {
-    if (this.#state.kind === 'stopping' || this.#state.kind === 'paused') return;
-    const wait = Math.max(err.retryAfterMs ?? this.options.quotaProbeMs, 0) || this.options.quotaProbeMs;
-    const probeAt = Date.now() + wait;
-    this.#state = { kind: 'paused', reason: err.message, probeAt };
-    this.tally.quotaStops++;
-    this.#log(
-      `Quota stop: ${err.message} Consumption paused; messages stay queued. One message probes the quota in ${Math.round(wait / 1000)} s.`,
-    );
-    this.#change(() => this.#flow?.pause());
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = setTimeout(() => {
-      if (this.#state.kind !== 'paused') return;
-      this.#state = { kind: 'probing' };
-      this.#change(() => this.#flow?.resume(1));
-    }, wait);
-    this.#probeTimer.unref();
-  }
-
-  #quotaBack(): void {
-    clearTimeout(this.#probeTimer);
-    this.#state = { kind: 'running' };
-    this.#log('The quota is back: consuming again.');
-    this.#change(() => this.#flow?.resume(this.#prefetch));
-  }
-
-  /** Chains a change of the flow after the last one, so they reach the transport in order. */
-  #change(step: () => Promise<void> | undefined): void {
-    this.#flowChange = this.#flowChange.then(step).catch((err: unknown) => {
-      this.#log(`Could not change the flow of messages: ${(err as Error)?.message ?? String(err)}`);
-    });
-  }
-
   /**
    * Resolves once the last pause or resume reached the transport. A transport returns a message to the
    * queue only after this, so a paused consumer is not handed it straight back.
    */
   flowSettled(): Promise<void> {
-    return this.#flowChange;
+    return this.#flow.settled();
   }
 
   /** The rate the lanes allow, per second, once known. */
   limitPerSecond(): number | undefined {
-    return this.#rate === undefined ? undefined : this.#rate * 1000;
-  }
-
-  /** Reads the lanes' pace and re-sizes the prefetch when it changed by more than a quarter (or from 1). */
-  async #sample(): Promise<void> {
-    if (this.options.concurrency !== undefined) return;
-    let rate: number | undefined;
-    for (const lane of await this.engine.stats()) {
-      const requests = lane.buckets.filter((b) => b.dimension === 'requests');
-      const tokens = lane.buckets.filter((b) => b.dimension === 'tokens');
-      let laneRate = Math.min(...requests.map((b) => b.limit / b.windowMs));
-      const perRequest = this.tally.tokensPerRequest();
-      if (perRequest > 0) {
-        for (const b of tokens) laneRate = Math.min(laneRate, b.limit / b.windowMs / perRequest);
-      }
-      if (Number.isFinite(laneRate)) rate = Math.max(rate ?? 0, laneRate);
-    }
-    if (rate !== undefined) this.#rate = rate;
-    const target = this.#target();
-    if (this.#state.kind !== 'running') {
-      this.#prefetch = target;
-      return;
-    }
-    const small = Math.abs(target - this.#prefetch) <= Math.max(1, this.#prefetch / 4);
-    if (target === this.#prefetch || (small && this.#prefetch > 1)) return;
-    this.#prefetch = target;
-    this.#change(() => this.#flow?.setPrefetch(target));
-  }
-
-  /**
-   * Messages the pace needs held (Little's law): the rate times the time one takes (its answer's
-   * latency), twice over so that the next is always ready when the limits allow one; at least 2, at
-   * most `maxPrefetch`. Holding more only moves the backlog from the broker into the worker (and, with
-   * several workers, past the burst the server allows).
-   */
-  #target(): number {
-    const o = this.options;
-    if (o.concurrency !== undefined) return o.concurrency;
-    // One message until the first answer: it tells the latency (and the limits, when none are given),
-    // and the engine sends one request alone anyway to learn the server's real burst.
-    if (this.tally.answered === 0) return 1;
-    const latency = this.tally.latencyMs();
-    if (this.#rate === undefined || latency === undefined) return WORKER_DEFAULTS.startPrefetch;
-    const n = Math.ceil(2 * this.#rate * latency) + 2;
-    return Math.min(WORKER_DEFAULTS.maxPrefetch, Math.max(2, n));
+    return this.#flow.limitPerSecond();
   }
 
   /**
@@ -432,11 +326,8 @@ export class WorkerCore {
    * get `graceMs` to finish, then are abandoned and go back too. Resolves when none is held.
    */
   async drain(): Promise<void> {
-    if (this.#state.kind !== 'stopping') {
-      this.#state = { kind: 'stopping' };
-      clearTimeout(this.#probeTimer);
-      this.#change(() => this.#flow?.pause());
-      await this.#flowChange;
+    if (this.#flow.state.kind !== 'stopping') {
+      await this.#flow.stop();
       for (const held of this.#held) if (!held.sending) held.controller.abort(new Stopping('stopping'));
       this.#graceTimer = setTimeout(() => {
         for (const held of this.#held) held.controller.abort(new Stopping('stopping'));
@@ -448,8 +339,7 @@ export class WorkerCore {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#sampleTimer);
-    clearTimeout(this.#probeTimer);
+    this.#flow.close();
     clearTimeout(this.#graceTimer);
     await this.engine.close();
     await this.#finished.close();

@@ -14,7 +14,8 @@
  * Queues are declared durable, the work queue with `x-max-priority` so message priorities order it.
  */
 import amqp, { type ConfirmChannel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
-import type { Delivery, Flow, WorkerCore } from '../core.js';
+import type { Delivery, WorkerCore } from '../core.js';
+import type { Flow } from '../flow.js';
 import { classOfPriority, headerReader } from '../message.js';
 
 /** The priorities a work queue is declared with (AMQP `priority` 0–9 is honoured). */

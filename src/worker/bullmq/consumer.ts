@@ -13,7 +13,8 @@
  * check and sent again (at most the jobs that worker held).
  */
 import { Queue, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Flow, Verdict, WorkerCore } from '../core.js';
+import type { Verdict, WorkerCore } from '../core.js';
+import type { Flow } from '../flow.js';
 import { classOfJobPriority, headerReader } from '../message.js';
 
 export interface BullmqWorkerOptions {
