@@ -7,7 +7,9 @@
  *
  * Options: `--part 1,2,3` (default all), `--quick` (smaller counts, for trying the benchmark out; the
  * numbers in docs/benchmarks.md come from full runs), `--timeline` (part 3: print Sluice's per-second
- * timeline even when its targets are met; it is always printed when one is missed).
+ * timeline even when its targets are met; it is always printed when one is missed), `--warmup 10000`
+ * (part 2: requests per client and mode before measuring; default 10,000, with --quick 3,000: fewer
+ * measure V8 still optimizing the code on its background threads).
  */
 import os from 'node:os';
 import { benchAdmission } from './lib/admission.js';
@@ -18,15 +20,30 @@ interface Args {
   parts: Set<number>;
   quick: boolean;
   timeline: boolean;
+  warmup: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { parts: new Set([1, 2, 3]), quick: false, timeline: false };
+  const args: Args = {
+    parts: new Set([1, 2, 3]),
+    quick: false,
+    timeline: false,
+    warmup: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') args.quick = true;
     else if (arg === '--timeline') args.timeline = true;
-    else if (arg === '--part' || arg === '--parts') {
+    else if (arg === '--warmup') {
+      const value = argv[++i] ?? '';
+      const warmup = Number(value);
+      if (!Number.isInteger(warmup) || warmup < 0 || warmup > 1_000_000) {
+        throw new Error(
+          `Expected --warmup to give requests from 0 to 1000000, like "--warmup 10000"; got "${value}".`,
+        );
+      }
+      args.warmup = warmup;
+    } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
       if (parts.length === 0 || parts.some((p) => ![1, 2, 3].includes(p))) {
@@ -34,7 +51,7 @@ function parseArgs(argv: readonly string[]): Args {
       }
       args.parts = new Set(parts);
     } else {
-      throw new Error(`Unknown argument "${arg}". Use --part 1,2,3, --quick, --timeline.`);
+      throw new Error(`Unknown argument "${arg}". Use --part 1,2,3, --quick, --timeline, --warmup 10000.`);
     }
   }
   return args;
@@ -66,13 +83,20 @@ async function main(): Promise<void> {
     console.log(
       await benchOverhead(
         args.quick
-          ? { sequential: 1_000, concurrent: 2_000, concurrency: 16, rounds: 4, warmup: 300, stub: 5_000 }
+          ? {
+              sequential: 1_000,
+              concurrent: 2_000,
+              concurrency: 16,
+              rounds: 4,
+              warmup: args.warmup ?? 3_000,
+              stub: 5_000,
+            }
           : {
               sequential: 5_000,
               concurrent: 10_000,
               concurrency: 16,
               rounds: 10,
-              warmup: 1_000,
+              warmup: args.warmup ?? 10_000,
               stub: 50_000,
             },
       ),
