@@ -85,13 +85,17 @@ export class Admission {
       let admitted = false;
       if (lane.queue.size === 0 && run.gateOpen()) {
         const buckets = run.buckets;
+        // Nothing learned yet: the buckets are the configured ones at most, whose burst (a full minute
+        // unless configured) can be far above the server's.
+        const unlearned = lane.learned.size === 0;
         const claim = this.#claim(run, true);
         const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now(), claim);
         const reservation = pending instanceof Promise ? await pending : pending;
         this.#took(run, claim, reservation);
-        if (lane.syncing && buckets.length === 0) {
-          // A lane this process knows nothing of yet, that others learned: read what they learned first
-          // and wait in line with those limits, rather than go unmetered.
+        if (lane.syncing && unlearned) {
+          // A lane this process has learned nothing of yet, that others learned: read what they learned
+          // first and wait in line with those limits, rather than go unmetered or on the configured
+          // burst (a process joining a busy lane would send its first request over the server's).
           if (reservation.ok) await this.#undo(run, buckets);
           await lane.syncing;
         } else if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
@@ -202,8 +206,8 @@ export class Admission {
    */
   async #estimateWait(run: Run<unknown>): Promise<number> {
     const { lane } = run;
+    if (lane.buckets.length === 0 && !run.tenantState?.buckets.length) return 0;
     const buckets = run.buckets;
-    if (buckets.length === 0) return 0;
     const now = this.#ctx.clock.now();
     const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now);
     const tenant = run.tenantState;

@@ -114,7 +114,7 @@ export class Engine {
             await outcomes.rateLimited(run);
             break;
           case 'request_too_large': // fail now, no retry
-            throw outcomes.requestTooLarge(run);
+            throw await outcomes.requestTooLarge(run);
           case 'quota_exhausted': // fail now, trip the lane
             throw outcomes.quotaExhausted(run);
           case 'transient': // retry with backoff

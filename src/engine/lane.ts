@@ -5,7 +5,7 @@
  */
 import type { SluiceError } from './errors.js';
 import type { Priority } from './events.js';
-import { configuredBuckets, type BucketSpec } from './limits.js';
+import { bucket, configuredBuckets, DIMENSIONS, MINUTE_MS, type BucketSpec } from './limits.js';
 import type { LimitsConfig } from './options.js';
 import { AdmissionQueue, type Queued } from './queue.js';
 import type { LaneRef } from './request.js';
@@ -49,6 +49,19 @@ export const OPEN: OwnMode = Object.freeze({ kind: 'open' });
 const PROBING_START: OwnMode = Object.freeze({ kind: 'probing', reason: 'start' });
 const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: 'rate_limited' });
 
+/**
+ * Counting what is sent before any limit is known. Several processes that start on one fresh lane each
+ * send a first request before any answer; the first to learn the limits would otherwise count only its
+ * own, and send more while the others' are still on their way to the server. Charged in the store under
+ * the ids the learned buckets will have, these carry their level over: a provisional bucket never
+ * refuses (its capacity is unbounded) and hardly drains (one unit per second), and once the limits are
+ * known the level drains at their rate from when it was charged.
+ */
+const PROVISIONAL: readonly BucketSpec[] = DIMENSIONS.map((dimension) => ({
+  ...bucket(dimension, MINUTE_MS / 1000, MINUTE_MS),
+  capacity: 1e15,
+}));
+
 /** Lane-level facts for metrics. */
 export interface LaneStats {
   lane: string;
@@ -85,6 +98,11 @@ export class Lane<W extends Waiting = Waiting> {
   /** Capacities the server has shown to be lower than its stated limit (bursts enforced early). */
   readonly tightened = new Map<string, number>();
   buckets: readonly BucketSpec[] = [];
+  /**
+   * What one admission charges in the store: the buckets, and until the server has told any limit,
+   * provisional ones (see {@link PROVISIONAL}) for the per-minute dimensions they lack.
+   */
+  charged: readonly BucketSpec[] = [];
   /** Tenants met on the lane, with their sub-limits (only when the engine has `tenantLimits`). */
   readonly tenants = new Map<string, Tenant>();
   /** Tenants met before the next sweep of idle ones. */
@@ -169,6 +187,10 @@ export class Lane<W extends Waiting = Waiting> {
       });
     }
     this.buckets = out;
+    this.charged =
+      this.learn && this.learned.size === 0
+        ? [...out, ...PROVISIONAL.filter((p) => !out.some((b) => b.id === p.id))]
+        : out;
   }
 
   /** Whether the concurrency gate lets one more request go now. */

@@ -123,9 +123,14 @@ export class Outcomes {
     run.front = true;
   }
 
-  /** request_too_large: fails now; retrying cannot help. Returns the error to throw. */
-  requestTooLarge(run: Run<unknown>): SluiceError {
+  /**
+   * request_too_large: fails now; retrying cannot help. The server counted nothing, so neither does the
+   * lane (a first request, sent before any limit was known, was charged in full). Returns the error to
+   * throw.
+   */
+  async requestTooLarge(run: Run<unknown>): Promise<SluiceError> {
     run.release();
+    await this.#ctx.store.adjust(run.lane.id, run.buckets, negate(run.cost), run.answeredAt);
     run.fail('request_too_large', run.result!.status);
     const quoted = run.classification!.quoted;
     return this.#upstreamError(

@@ -105,7 +105,7 @@ export class Run<T> {
 
   /** The buckets one admission of this run charges: the lane's, and its tenant's own. */
   get buckets(): readonly BucketSpec[] {
-    return this.tenantState ? this.tenantState.with(this.lane.buckets) : this.lane.buckets;
+    return this.tenantState ? this.tenantState.with(this.lane.charged) : this.lane.charged;
   }
 
   /**

@@ -140,9 +140,10 @@ describe('learning input and output limits from Anthropic headers', () => {
     const stats = await engine.stats();
     const byDimension = Object.fromEntries(stats[0]!.buckets.map((b) => [b.dimension, b.limit]));
     expect(byDimension).toMatchObject({ inputTokens: 60_000, outputTokens: 6000 });
-    // The first went before anything was known; its answer puts the output level at the server's 1000.
-    // Two more maxes of 2000 fit beside it (5000 of 6000); the fourth waits until 1000 drain at 100/s.
-    expect(sentAt).toEqual([0, 0, 0, 10_000]);
+    // The first went before anything was known, charged its estimate (2000 output tokens) under the id
+    // the learned bucket takes over; the server's 1000 does not lower it (no usage settles it here).
+    // Two more maxes of 2000 fit beside it (6000 of 6000); the fourth waits until 2000 drain at 100/s.
+    expect(sentAt).toEqual([0, 0, 0, 20_000]);
   });
 });
 

@@ -1,0 +1,120 @@
+/**
+ * Processes sharing a store (as the Redis store shares one) that start on one lane: together on a
+ * fresh lane, each sending a first request before any answer, or late on a lane the others learned.
+ * Each must count what the others sent and take what they learned before it sends on its own guess.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from './clock.js';
+import { Engine } from './engine.js';
+import { MemoryStore } from './memory-store.js';
+import type { AttemptResult, EngineRequest } from './request.js';
+import type { Store } from './store.js';
+
+const lane = { upstream: 'http://up', keyFingerprint: 'k', model: 'm' };
+const T0 = 1_000_000;
+
+function req(): EngineRequest {
+  return { lane, cost: { promptTokens: 10, completionTokens: 0, n: 1, maxGiven: true } };
+}
+
+/** A store shared with other processes, as the Redis store is (not this process's own `MemoryStore`). */
+function sharedStore(): Store {
+  const inner = new MemoryStore();
+  return new Proxy({} as Store, {
+    get: (_target, name) => {
+      const value = (inner as unknown as Record<string | symbol, unknown>)[name];
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
+    },
+  });
+}
+
+/** A server limiting requests to 120 a minute with a burst of 2, answering with OpenAI's headers. */
+function server(clock: ManualClock) {
+  const rate = 2 / 1000;
+  let level = 0;
+  let at = clock.now();
+  const arrivals: { at: number; who: string; status: number }[] = [];
+  return {
+    arrivals,
+    answer(who: string): AttemptResult<string> {
+      const now = clock.now();
+      level = Math.max(0, level - (now - at) * rate);
+      at = now;
+      if (level + 1 > 2 + 1e-9) {
+        arrivals.push({ at: now - T0, who, status: 429 });
+        return { status: 429, headers: { 'retry-after-ms': '500' }, value: 'refused' };
+      }
+      level += 1;
+      arrivals.push({ at: now - T0, who, status: 200 });
+      return {
+        status: 200,
+        headers: {
+          'x-ratelimit-limit-requests': '120',
+          'x-ratelimit-remaining-requests': String(Math.floor(2 - level)),
+          'x-ratelimit-reset-requests': `${Math.ceil(level / rate)}ms`,
+        },
+        value: 'ok',
+      };
+    },
+  };
+}
+
+describe('processes starting together on one fresh lane', () => {
+  it("the first to learn the limits counts the other's first request, still on its way: no 429", async () => {
+    const clock = new ManualClock(T0);
+    const store = sharedStore();
+    const upstream = server(clock);
+    const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    // B's first request reaches the server 50 ms after it was sent (a busy process); A's at once, and
+    // A's answer (with the limits) comes back 1 ms later.
+    const send = (engine: Engine, who: string, delayMs: number) =>
+      engine.execute(req(), async () => {
+        await clock.sleep(delayMs);
+        const answer = upstream.answer(who);
+        await clock.sleep(1);
+        return answer;
+      });
+    const all = [send(a, 'A', 0), send(b, 'B', 50), send(a, 'A', 0), send(a, 'A', 0), send(b, 'B', 0)];
+    await clock.runAll();
+    await Promise.all(all);
+    expect(upstream.arrivals.filter((x) => x.status === 429)).toEqual([]);
+    // Two at once (the burst), then one every 500 ms.
+    expect(upstream.arrivals.map((x) => x.at)).toEqual([0, 50, 501, 1001, 1501]);
+  });
+});
+
+describe('a process with configured limits joining a lane others learned', () => {
+  it('waits under the burst the others learned, not its configured one: no 429', async () => {
+    const clock = new ManualClock(T0);
+    const store = sharedStore();
+    const upstream = server(clock);
+    // Configured 120 a minute without a burst: a capacity of 120 until the server tells its own (2).
+    const options = { clock, random: () => 0.5, safetyMarginMs: 0, store, limits: { rpm: 120 } };
+    const a = new Engine(options);
+    const b = new Engine(options);
+    const send = (engine: Engine, who: string) =>
+      engine.execute(req(), async () => {
+        const answer = upstream.answer(who);
+        await clock.sleep(1);
+        return answer;
+      });
+    // A learns the burst of 2 from its first answer (and shares it), then fills it.
+    const first = send(a, 'A');
+    await clock.runAll();
+    await first;
+    const second = send(a, 'A');
+    await clock.runAll();
+    await second;
+    expect(upstream.arrivals.map((x) => `${x.who} ${x.status}`)).toEqual(['A 200', 'A 200']);
+    // B starts now, its configured capacity (120) far above the level (2): its first reservation shows
+    // the newer learning, which it reads before it sends.
+    const late = send(b, 'B');
+    await clock.runAll();
+    await late;
+    expect(upstream.arrivals.map((x) => `${x.who} ${x.status}`)).toEqual(['A 200', 'A 200', 'B 200']);
+    // The bucket was full at 1 ms: B's request goes once one unit has drained (500 ms at 2/s).
+    expect(upstream.arrivals[2]!.at).toBeGreaterThanOrEqual(501);
+    expect((await b.stats())[0]!.buckets.find((x) => x.id === 'requests/60000')!.capacity).toBe(2);
+  });
+});
