@@ -14,7 +14,8 @@
  * it out; docs/benchmarks.md quotes full runs), `--proxies bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
  * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
- * measurement; the targets are judged at the first; default 1000,200, with --quick 1000).
+ * measurement; the targets are judged at the first; default 1000,200, with --quick 1000), `--warmup 20`
+ * (part 1: seconds of load on each path before measuring; default 20, with --quick 4).
  * Runs the built CLI: `npm run bench:gateway` builds first.
  */
 import { existsSync } from 'node:fs';
@@ -32,6 +33,7 @@ interface Args {
   proxies: ProxyName[];
   profileOut: string | undefined;
   rates: number[] | undefined;
+  warmupSeconds: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -42,6 +44,7 @@ function parseArgs(argv: readonly string[]): Args {
     proxies: [...PROXIES],
     profileOut: undefined,
     rates: undefined,
+    warmupSeconds: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -57,6 +60,15 @@ function parseArgs(argv: readonly string[]): Args {
         );
       }
       args.rates = rates;
+    } else if (arg === '--warmup') {
+      const value = argv[++i] ?? '';
+      const seconds = Number(value);
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+        throw new Error(
+          `Expected --warmup to give seconds from 1 to 600, like "--warmup 20"; got "${value}".`,
+        );
+      }
+      args.warmupSeconds = seconds;
     } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
@@ -74,7 +86,7 @@ function parseArgs(argv: readonly string[]): Args {
       args.proxies = names as ProxyName[];
     } else {
       throw new Error(
-        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200.`,
+        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200, --warmup 20.`,
       );
     }
   }
@@ -100,6 +112,7 @@ async function main(): Promise<void> {
     const result = await benchLatency({
       rates: args.rates ?? (args.quick ? [1_000] : [1_000, 200]),
       latencySeconds: args.quick ? 2 : 5,
+      warmupSeconds: args.warmupSeconds ?? (args.quick ? 4 : 20),
       inFlight: 64,
       peakSeconds: args.quick ? 2 : 4,
       rounds: args.quick ? 1 : 3,

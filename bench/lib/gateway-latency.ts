@@ -20,6 +20,8 @@ export interface LatencyOptions {
   /** Seconds per target and round of the throughput measurement. */
   peakSeconds: number;
   rounds: number;
+  /** Seconds of load on each path before anything is measured: half closed loop, half at the first rate. */
+  warmupSeconds: number;
   /** Cores for the emulator and the load generator, and for the proxy under test; undefined: no pinning. */
   placement: { generator: string; proxy: string } | undefined;
   /** Which proxies to measure (the direct connection is always measured). */
@@ -195,10 +197,12 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
   let subjects: Subject[] = [];
   try {
     subjects = await startSubjects(mock, o);
-    // Warm-up: every path JIT-compiled and its sockets open before anything is measured.
+    // Warm-up: every path JIT-compiled and its sockets open before anything is measured. V8 keeps
+    // optimizing on background threads (which share the proxy's pinned core) for about 10 s at 1,000
+    // requests/s: a short warm-up measures the compiler along with the proxy.
     for (const s of subjects) {
-      await closedLoop(s.client, 16, 1);
-      await openLoop(s.client, o.rates[0]!, 1);
+      await closedLoop(s.client, 16, o.warmupSeconds / 2);
+      await openLoop(s.client, o.rates[0]!, o.warmupSeconds / 2);
     }
     const atRates = o.rates.map(() => subjects.map(empty));
     const peak = subjects.map(empty);
@@ -256,7 +260,7 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
       ? `Placement (taskset): load generator and emulator on CPU ${o.placement.generator}, the proxy under test on CPU ${o.placement.proxy}.`
       : 'No CPU pinning (taskset not available or --no-pin).';
     const text = [
-      `Emulator: \`sluice mock\` (built CLI, own process), limits far above the load (${UNLIMITING.join(' ')}), no latency; a small non-streaming chat completion (max_tokens 16). Each proxy in its own process; load generator: node:http keep-alive client in the benchmark's process. ${placement} ${o.rounds} interleaved rounds; warm-up before measuring.`,
+      `Emulator: \`sluice mock\` (built CLI, own process), limits far above the load (${UNLIMITING.join(' ')}), no latency; a small non-streaming chat completion (max_tokens 16). Each proxy in its own process; load generator: node:http keep-alive client in the benchmark's process. ${placement} ${o.rounds} interleaved rounds, after ${fmt(o.warmupSeconds)} s of warm-up on each path (half closed loop, half at ${fmt(o.rates[0]!)} requests/s).`,
       '',
       ...o.rates.flatMap((rate, j) => [
         `Latency at ${fmt(rate)} requests/s (open loop, ${fmt(o.latencySeconds)} s per target and round; from the request's start to the end of its body). "added" = the proxy's percentile minus the direct connection's; "proxy CPU" = the proxy process's user + system time per request, from /proc:`,
