@@ -14,6 +14,7 @@
 import os from 'node:os';
 import { benchAdmission } from './lib/admission.js';
 import { benchGoodput } from './lib/goodput.js';
+import { integerArg } from './lib/args.js';
 import { benchOverhead } from './lib/overhead.js';
 
 interface Args {
@@ -35,14 +36,12 @@ function parseArgs(argv: readonly string[]): Args {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--timeline') args.timeline = true;
     else if (arg === '--warmup') {
-      const value = argv[++i] ?? '';
-      const warmup = Number(value);
-      if (!Number.isInteger(warmup) || warmup < 0 || warmup > 1_000_000) {
-        throw new Error(
-          `Expected --warmup to give requests from 0 to 1000000, like "--warmup 10000"; got "${value}".`,
-        );
-      }
-      args.warmup = warmup;
+      args.warmup = integerArg('--warmup', argv[++i], {
+        min: 0,
+        max: 1_000_000,
+        unit: 'requests',
+        example: 10_000,
+      });
     } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
@@ -127,6 +126,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 });

@@ -20,6 +20,7 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { integerArg } from './lib/args.js';
 import { benchGatewayGoodput } from './lib/gateway-goodput.js';
 import { benchLatency, CLI, PROXIES, type ProxyName } from './lib/gateway-latency.js';
 import { benchProfile } from './lib/gateway-profile.js';
@@ -61,14 +62,12 @@ function parseArgs(argv: readonly string[]): Args {
       }
       args.rates = rates;
     } else if (arg === '--warmup') {
-      const value = argv[++i] ?? '';
-      const seconds = Number(value);
-      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
-        throw new Error(
-          `Expected --warmup to give seconds from 1 to 600, like "--warmup 20"; got "${value}".`,
-        );
-      }
-      args.warmupSeconds = seconds;
+      args.warmupSeconds = integerArg('--warmup', argv[++i], {
+        min: 1,
+        max: 600,
+        unit: 'seconds',
+        example: 20,
+      });
     } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
