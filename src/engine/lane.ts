@@ -51,7 +51,7 @@ const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: '
 
 /**
  * Counting what is sent before any limit is known. Several processes that start on one fresh lane each
- * send a first request before any answer; the first to learn the limits would otherwise count only its
+ * send a first request before any answer (a lane sends one at a time until its first answer); the first to learn the limits would otherwise count only its
  * own, and send more while the others' are still on their way to the server. Charged in the store under
  * the ids the learned buckets will have, these carry their level over: a provisional bucket never
  * refuses (its capacity is unbounded) and hardly drains (one unit per second), and once the limits are
@@ -98,11 +98,8 @@ export class Lane<W extends Waiting = Waiting> {
   /** Capacities the server has shown to be lower than its stated limit (bursts enforced early). */
   readonly tightened = new Map<string, number>();
   buckets: readonly BucketSpec[] = [];
-  /**
-   * What one admission charges in the store: the buckets, and until the server has told any limit,
-   * provisional ones (see {@link PROVISIONAL}) for the per-minute dimensions they lack.
-   */
-  charged: readonly BucketSpec[] = [];
+  /** The buckets and the provisional ones they lack (see {@link PROVISIONAL}), until anything is learned. */
+  #provisional: readonly BucketSpec[] = [];
   /** Tenants met on the lane, with their sub-limits (only when the engine has `tenantLimits`). */
   readonly tenants = new Map<string, Tenant>();
   /** Tenants met before the next sweep of idle ones. */
@@ -187,10 +184,20 @@ export class Lane<W extends Waiting = Waiting> {
       });
     }
     this.buckets = out;
-    this.charged =
+    this.#provisional =
       this.learn && this.learned.size === 0
         ? [...out, ...PROVISIONAL.filter((p) => !out.some((b) => b.id === p.id))]
         : out;
+  }
+
+  /**
+   * What one admission charges in the store: the buckets, and until the server has answered once (the
+   * start's probing), provisional ones for the per-minute dimensions they lack. A server that answers
+   * without rate-limit headers leaves nothing to learn: after its first answer nothing provisional is
+   * charged.
+   */
+  get charged(): readonly BucketSpec[] {
+    return this.mode === PROBING_START ? this.#provisional : this.buckets;
   }
 
   /** Whether the concurrency gate lets one more request go now. */

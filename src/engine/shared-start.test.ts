@@ -84,6 +84,28 @@ describe('processes starting together on one fresh lane', () => {
   });
 });
 
+describe('a server that sends no rate-limit headers', () => {
+  it('leaves only the first request charged provisionally: after its answer nothing more is', async () => {
+    const clock = new ManualClock(T0);
+    const store = sharedStore();
+    const engine = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    for (let i = 0; i < 3; i++) {
+      const done = engine.execute(req(), async () => ({ status: 200, headers: {}, value: 'ok' }));
+      await clock.runAll();
+      await done;
+    }
+    const spec = {
+      id: 'requests/60000',
+      dimension: 'requests' as const,
+      limit: 60,
+      windowMs: 60_000,
+      capacity: 1e15,
+    };
+    const snapshot = await store.snapshot(engine.laneId(lane), [spec], clock.now());
+    expect(snapshot.levels['requests/60000']).toBe(1);
+  });
+});
+
 describe('a process with configured limits joining a lane others learned', () => {
   it('waits under the burst the others learned, not its configured one: no 429', async () => {
     const clock = new ManualClock(T0);
