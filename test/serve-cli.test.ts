@@ -75,7 +75,7 @@ describe('sluice serve', () => {
     mock = await startMock({ rpm: 120, burstSeconds: 1 });
     serve = await startServe(['--upstream', mock.url, '--rpm', '120', '--grace', '20s']);
     const answers = Array.from({ length: 6 }, (_, i) => post(serve!.url, chat(i)));
-    await until(() => mock!.stats().received >= 1);
+    await untilHeld(serve, mock, 6);
     serve.child.kill('SIGTERM');
     const statuses = await Promise.all(answers.map(async (a) => (await a).status));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
@@ -88,7 +88,7 @@ describe('sluice serve', () => {
     mock = await startMock({ rpm: 60, burstSeconds: 1 });
     serve = await startServe(['--upstream', mock.url, '--rpm', '60', '--grace', '300ms']);
     const answers = Array.from({ length: 4 }, (_, i) => post(serve!.url, chat(i)));
-    await until(() => mock!.stats().received >= 1);
+    await untilHeld(serve, mock, 4);
     serve.child.kill('SIGTERM');
     const results = await Promise.all(
       answers.map(async (a) => {
@@ -178,6 +178,24 @@ describe('sluice serve', () => {
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(check()).toBe(true);
+}
+
+/**
+ * Waits until the gateway holds all `n` requests (queued in it, or already at the emulator). SIGTERM
+ * stops accepting connections: a request still in the listen backlog, or not yet read off its
+ * connection, on a busy machine, would be refused rather than drained.
+ */
+async function untilHeld(gateway: Serve, upstream: MockServer, n: number): Promise<void> {
+  const held = async () => {
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const queued = [...metrics.matchAll(/^sluice_lane_queued\{[^}]*\} (\d+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+    return upstream.stats().received + queued;
+  };
+  for (let i = 0; i < 500 && (await held()) < n; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(await held()).toBeGreaterThanOrEqual(n);
 }
 
 describe('sluice hash-key', () => {
