@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMock, type MockServer } from '../src/mock/index.js';
 import { sha256 } from '../src/serve/keys.js';
+import { metric } from './support/observe.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -175,9 +176,9 @@ describe('sluice serve', () => {
   });
 });
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(check()).toBe(true);
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(await check()).toBe(true);
 }
 
 /**
@@ -186,16 +187,10 @@ async function until(check: () => boolean): Promise<void> {
  * connection, on a busy machine, would be refused rather than drained.
  */
 async function untilHeld(gateway: Serve, upstream: MockServer, n: number): Promise<void> {
-  const held = async () => {
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-    const queued = [...metrics.matchAll(/^sluice_lane_queued\{[^}]*\} (\d+)$/gm)].reduce(
-      (sum, m) => sum + Number(m[1]),
-      0,
-    );
-    return upstream.stats().received + queued;
-  };
-  for (let i = 0; i < 500 && (await held()) < n; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(await held()).toBeGreaterThanOrEqual(n);
+  await until(async () => {
+    const queued = metric(await (await fetch(`${gateway.url}/metrics`)).text(), 'sluice_lane_queued') || 0;
+    return upstream.stats().received + queued >= n;
+  });
 }
 
 describe('sluice hash-key', () => {

@@ -51,11 +51,12 @@ const PROBING_RATE_LIMITED: OwnMode = Object.freeze({ kind: 'probing', reason: '
 
 /**
  * Counting what is sent before any limit is known. Several processes that start on one fresh lane each
- * send a first request before any answer (a lane sends one at a time until its first answer); the first to learn the limits would otherwise count only its
- * own, and send more while the others' are still on their way to the server. Charged in the store under
- * the ids the learned buckets will have, these carry their level over: a provisional bucket never
- * refuses (its capacity is unbounded) and hardly drains (one unit per second), and once the limits are
- * known the level drains at their rate from when it was charged.
+ * send a first request before any answer (a lane sends one at a time until its first answer); the first
+ * to learn the limits would otherwise count only its own, and send more while the others' are still on
+ * their way to the server. Charged in the store under the ids the learned buckets will have, these
+ * carry their level over: a provisional bucket never refuses (its capacity is unbounded) and hardly
+ * drains (one unit per second), and once the limits are known the level drains at their rate from when
+ * it was charged.
  */
 const PROVISIONAL: readonly BucketSpec[] = DIMENSIONS.map((dimension) => ({
   ...bucket(dimension, MINUTE_MS / 1000, MINUTE_MS),

@@ -132,7 +132,7 @@ export class WorkerCore {
     return this.#held.size;
   }
 
-  /** Connects the transport's flow control; the core re-computes the prefetch every second. */
+  /** Connects the transport's flow control; the flow re-computes the prefetch every second. */
   attach(flow: Flow): void {
     this.#flow.attach(flow);
   }

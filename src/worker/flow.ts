@@ -6,8 +6,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import type { SluiceError } from '../engine/errors.js';
-import type { ResolvedWorkerOptions } from './options.js';
-import { WORKER_DEFAULTS } from './options.js';
+import { WORKER_DEFAULTS, type ResolvedWorkerOptions } from './options.js';
 import type { WorkerTally } from './tally.js';
 
 /** What the core asks of the transport to control the flow of messages. */
