@@ -1,7 +1,9 @@
 /* global console */
 // Copies what tsc does not emit into dist/: the dashboard's static files (src/**/dashboard/**) and Lua
-// scripts (src/**/*.lua), keeping their paths under src/. Run by `npm run build` after tsc.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+// scripts (src/**/*.lua), keeping their paths under src/; and makes the `sluice` command executable, as
+// tsc writes a new file without the mode npm gave the old one (`npx sluice` in a fresh or rebuilt
+// checkout ran into "Permission denied"). Run by `npm run build` after tsc.
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,4 +34,5 @@ for (const file of walk(src)) {
   copyFileSync(file, target);
   copied++;
 }
-console.log(`copy-assets: ${copied} files into dist/`);
+chmodSync(join(dist, 'cli', 'main.js'), 0o755);
+console.log(`copy-assets: ${copied} files into dist/, dist/cli/main.js executable`);

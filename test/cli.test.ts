@@ -1,12 +1,18 @@
 /** The `sluice` command itself (needs `npm run build`, which `npm test` runs first). */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const main = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
 
 describe('sluice', () => {
+  it('is executable as built: npx and the package bin run the file itself', () => {
+    expect(statSync(main).mode & 0o111).toBe(0o111);
+    const out = spawnSync(main, ['--version'], { encoding: 'utf8' });
+    expect(out.status).toBe(0);
+  });
+
   it('prints the package version', () => {
     const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version: string;
