@@ -2,20 +2,24 @@
  * `npm run bench:gateway`: `sluice serve` against its targets (issue "sluice serve", Benchmarks).
  *
  * 1. Added latency at 1,000 requests/s and peak throughput on loopback: a direct connection to
- *    `sluice mock`, a bare pass-through proxy on the gateway's HTTP stack, `sluice serve` and the
- *    Portkey gateway, each in its own process, side by side in one run.
+ *    `sluice mock`, two TCP relays with no HTTP parsing (socat when installed, and one on `node:net`:
+ *    the floor of one more hop), a bare pass-through proxy on the gateway's HTTP stack, `sluice serve`
+ *    and the Portkey gateway, each in its own process, side by side in one run.
  * 2. Where the gateway's time goes: the bare proxy and `sluice serve` under load with
  *    `node --cpu-prof`, self time per area of the code side by side, and the gateway's top functions.
  * 3. Goodput through the gateway against an emulator that must pace the workload: one client process,
  *    eight client processes sharing one key, and the same eight calling the emulator directly with the
  *    SDK's own retries.
+ * 4. Where part 1's tail comes from: the bare proxy and `sluice serve` at 1,000 requests/s, with the
+ *    garbage collector's pauses and the event loop's delay in each proxy over the same seconds.
  *
- * Options: `--part 1,2,3` (default all), `--quick` (shorter measurements and a smaller workload, to try
- * it out; docs/benchmarks.md quotes full runs), `--proxies bare,sluice,portkey` (part 1; default all),
+ * Options: `--part 1,2,3,4` (default all), `--quick` (shorter measurements and a smaller workload, to try
+ * it out; docs/benchmarks.md quotes full runs), `--proxies socat,relay,bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
  * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
  * measurement; the targets are judged at the first; default 1000,200, with --quick 1000), `--warmup 20`
- * (part 1: seconds of load on each path before measuring; default 20, with --quick 4).
+ * (parts 1 and 4: seconds of load on each path before measuring; default 20, with --quick 4),
+ * `--node-flags "--max-semi-space-size=4"` (part 4: V8 flags for both proxies, to try them).
  * Runs the built CLI: `npm run bench:gateway` builds first.
  */
 import { existsSync } from 'node:fs';
@@ -24,6 +28,7 @@ import { integerArg } from './lib/args.js';
 import { benchGatewayGoodput } from './lib/gateway-goodput.js';
 import { benchLatency, CLI, PROXIES, type ProxyName } from './lib/gateway-latency.js';
 import { benchProfile } from './lib/gateway-profile.js';
+import { benchTail } from './lib/gateway-tail.js';
 import { canPin, loadAverage, pinSelf } from './lib/procs.js';
 import { fmt } from './lib/stats.js';
 
@@ -35,17 +40,19 @@ interface Args {
   profileOut: string | undefined;
   rates: number[] | undefined;
   warmupSeconds: number | undefined;
+  nodeFlags: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
-    parts: new Set([1, 2, 3]),
+    parts: new Set([1, 2, 3, 4]),
     quick: false,
     pin: true,
     proxies: [...PROXIES],
     profileOut: undefined,
     rates: undefined,
     warmupSeconds: undefined,
+    nodeFlags: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -71,10 +78,19 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (arg === '--part' || arg === '--parts') {
       const value = argv[++i] ?? '';
       const parts = value.split(',').map(Number);
-      if (parts.some((p) => ![1, 2, 3].includes(p))) {
-        throw new Error(`Expected --part to list parts from 1 to 3, like "--part 1,3"; got "${value}".`);
+      if (parts.some((p) => ![1, 2, 3, 4].includes(p))) {
+        throw new Error(`Expected --part to list parts from 1 to 4, like "--part 1,3"; got "${value}".`);
       }
       args.parts = new Set(parts);
+    } else if (arg === '--node-flags') {
+      const value = argv[++i] ?? '';
+      const flags = value.split(' ').filter((f) => f !== '');
+      if (flags.length === 0 || flags.some((f) => !f.startsWith('--'))) {
+        throw new Error(
+          `Expected --node-flags to list Node.js or V8 flags, like "--max-semi-space-size=4"; got "${value}".`,
+        );
+      }
+      args.nodeFlags = flags;
     } else if (arg === '--proxies') {
       const value = argv[++i] ?? '';
       const names = value.split(',');
@@ -85,7 +101,7 @@ function parseArgs(argv: readonly string[]): Args {
       args.proxies = names as ProxyName[];
     } else {
       throw new Error(
-        `Unknown argument "${arg}". Use --part 1,2,3, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200, --warmup 20.`,
+        `Unknown argument "${arg}". Use --part 1,2,3,4, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200, --warmup 20, --node-flags "--max-semi-space-size=4".`,
       );
     }
   }
@@ -158,6 +174,22 @@ async function main(): Promise<void> {
         // Not pinned: at these rates the processes need little CPU, and on a shared machine a pinned
         // gateway waits for its one core while the other is free.
         placement: undefined,
+      }),
+    );
+    console.log(`\n(${fmt((performance.now() - started) / 1000, 1)} s)`);
+  }
+
+  if (args.parts.has(4)) {
+    console.log("\n## 4. Where part 1's tail comes from\n");
+    const started = performance.now();
+    console.log(
+      await benchTail({
+        rate: 1_000,
+        seconds: args.quick ? 2 : 5,
+        warmupSeconds: args.warmupSeconds ?? (args.quick ? 4 : 20),
+        rounds: args.quick ? 1 : 3,
+        placement,
+        nodeFlags: args.nodeFlags,
       }),
     );
     console.log(`\n(${fmt((performance.now() - started) / 1000, 1)} s)`);

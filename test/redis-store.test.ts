@@ -147,6 +147,7 @@ describe('Redis store', () => {
         tokens: fc.integer({ min: 0, max: 1200 }),
       }),
       fc.record({ kind: fc.constant('adjust'), tokens: fc.integer({ min: -500, max: 500 }) }),
+      fc.record({ kind: fc.constant('refund'), tokens: fc.integer({ min: 0, max: 800 }) }),
       fc.record({ kind: fc.constant('raise'), level: fc.integer({ min: 0, max: 1500 }) }),
       fc.record({ kind: fc.constant('cooldown'), span: fc.integer({ min: -100, max: 800 }) }),
     );
@@ -178,6 +179,9 @@ describe('Redis store', () => {
           } else if (op.kind === 'adjust') {
             memory.adjust(lane, specs, { tokens: op.tokens }, now);
             await store.adjust(lane, specs, { tokens: op.tokens }, now);
+          } else if (op.kind === 'refund') {
+            memory.refund(lane, specs, { tokens: op.tokens }, now);
+            await store.refund(lane, specs, { tokens: op.tokens }, now);
           } else if (op.kind === 'raise') {
             memory.raise(lane, specs, { 'tokens/1000': op.level }, now);
             await store.raise(lane, specs, { 'tokens/1000': op.level }, now);

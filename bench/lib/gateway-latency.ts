@@ -4,6 +4,7 @@
  * pass-through proxy on the gateway's HTTP stack, `sluice serve` and the Portkey gateway, side by side
  * in one run (each in its own process, measured in interleaved rounds).
  */
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, closedLoop, openLoop, type LoadResult, type Target } from './http-load.js';
 import { cpuSeconds, freePort, startProcess, type Started } from './procs.js';
@@ -28,25 +29,30 @@ export interface LatencyOptions {
   proxies: readonly ProxyName[];
 }
 
-export const PROXIES = ['bare', 'sluice', 'portkey'] as const;
+/**
+ * `socat` and `relay` are floors, not peers: TCP relays with no HTTP parsing (socat in C, forking per
+ * connection; relay on `node:net`), which show what one more hop costs on the machine itself.
+ */
+export const PROXIES = ['socat', 'relay', 'bare', 'sluice', 'portkey'] as const;
 export type ProxyName = (typeof PROXIES)[number];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = `${ROOT}dist/cli/main.js`;
 const BARE = `${ROOT}bench/lib/bare-proxy.ts`;
+const RELAY = `${ROOT}bench/lib/tcp-relay.ts`;
 const PORTKEY = `${ROOT}node_modules/@portkey-ai/gateway/build/start-server.js`;
 
 /** Limits far above anything sent: the emulator never refuses, but still sends its rate-limit headers. */
 export const UNLIMITING = ['--rpm', '1000000000', '--tpm', '1000000000000'];
 
-const BODY = Buffer.from(
+export const BODY = Buffer.from(
   JSON.stringify({
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content: 'Say hello.' }],
     max_tokens: 16,
   }),
 );
-const HEADERS = { authorization: 'Bearer sk-bench-gateway', 'content-type': 'application/json' };
+export const HEADERS = { authorization: 'Bearer sk-bench-gateway', 'content-type': 'application/json' };
 
 export async function startMockProcess(flags: readonly string[], cpus: string | undefined): Promise<Started> {
   return startProcess({
@@ -99,24 +105,68 @@ export async function startBareProxy(
   });
 }
 
+/** Whether `socat` is installed (Debian: `apt-get install socat`); its row is left out when not. */
+function hasSocat(): boolean {
+  try {
+    execFileSync('socat', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface Subject {
   name: string;
   /** The proxy's process (none for the direct connection). */
   server: Started | undefined;
   target: Target;
   client: Client;
+  /** False where the process's CPU time misses the work (socat forks a process per connection). */
+  cpuCounted: boolean;
 }
 
 async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[]> {
   const cpus = o.placement?.proxy;
   const direct: Target = { origin: mock.origin, path: '/v1/chat/completions', headers: HEADERS, body: BODY };
   const subjects: Subject[] = [
-    { name: 'direct to sluice mock', server: undefined, target: direct, client: new Client(direct, 256) },
+    {
+      name: 'direct to sluice mock',
+      server: undefined,
+      target: direct,
+      client: new Client(direct, 256),
+      cpuCounted: false,
+    },
   ];
-  const add = (name: string, server: Started, target: Partial<Target> = {}) => {
+  const add = (name: string, server: Started, target: Partial<Target> = {}, cpuCounted = true) => {
     const t = { ...direct, origin: server.origin, ...target };
-    subjects.push({ name, server, target: t, client: new Client(t, 256) });
+    subjects.push({ name, server, target: t, client: new Client(t, 256), cpuCounted });
   };
+  if (o.proxies.includes('socat') && hasSocat()) {
+    const port = await freePort();
+    add(
+      'TCP relay (socat)',
+      await startProcess({
+        name: 'socat',
+        command: 'socat',
+        args: [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:127.0.0.1:${mock.port},nodelay`],
+        cpus,
+        ready: { port, path: '/' },
+      }),
+      {},
+      false,
+    );
+  }
+  if (o.proxies.includes('relay'))
+    add(
+      'TCP relay (node:net)',
+      await startProcess({
+        name: 'TCP relay',
+        command: process.execPath,
+        args: ['--import', 'tsx', RELAY, mock.origin],
+        cpus,
+        ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
+      }),
+    );
   if (o.proxies.includes('bare'))
     add('bare proxy (node:http + upstream.ts)', await startBareProxy(mock.origin, cpus));
   if (o.proxies.includes('sluice')) add('sluice serve', await startServeProcess(mock.origin, cpus));
@@ -234,7 +284,7 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
           fmt(p(m, 0.99), 3),
           proxied ? signed((p(m, 0.5) - p(base, 0.5)) * 1000, 0) : '–',
           proxied ? signed((p(m, 0.99) - p(base, 0.99)) * 1000, 0) : '–',
-          proxied ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
+          s.cpuCounted ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
           errorsText(m),
         ];
       });
@@ -242,15 +292,14 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
     const rps = (m: Measured) => m.latencies.length / (m.ms / 1000);
     const peakRows = subjects.map((s, i) => {
       const m = peak[i]!;
-      const proxied = i > 0;
       return [
         s.name,
         fmt(rps(m)),
         bareIndex === -1 ? '–' : pct(rps(m) / rps(peak[bareIndex]!), 0),
         fmt(p(m, 0.5), 2),
         fmt(p(m, 0.99), 2),
-        proxied ? pct(m.proxyCpu / (m.ms / 1000), 0) : '–',
-        proxied ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
+        s.cpuCounted ? pct(m.proxyCpu / (m.ms / 1000), 0) : '–',
+        s.cpuCounted ? fmt((m.proxyCpu / m.answered) * 1e6, 0) : '–',
         pct(m.mockCpu / (m.ms / 1000), 0),
         errorsText(m),
       ];

@@ -27,6 +27,8 @@ export interface LoadResult {
   answered: number;
   /** Measured time, ms. */
   ms: number;
+  /** Open loop: requests sent by a late tick together with others (arrivals bunched, not spaced). */
+  bunched?: number;
 }
 
 export class Client {
@@ -100,9 +102,11 @@ export async function openLoop(client: Client, rate: number, seconds: number): P
   };
   const start = performance.now();
   let sent = 0;
+  let bunched = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+      if (due - sent > 1) bunched += due - sent;
       while (sent < due) {
         fire();
         sent++;
@@ -113,7 +117,7 @@ export async function openLoop(client: Client, rate: number, seconds: number): P
     tick();
   });
   await Promise.all(pending);
-  return { latencies, errors, answered, ms: performance.now() - start };
+  return { latencies, errors, answered, ms: performance.now() - start, bunched };
 }
 
 /** `inFlight` requests at all times for `seconds`. */

@@ -21,9 +21,9 @@ import type { EngineContext } from './context.js';
 import { sluiceError, SluiceError } from './errors.js';
 import type { Lane } from './lane.js';
 import type { Learner } from './learn.js';
-import { MINUTE_MS, negate, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
+import { MINUTE_MS, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
 import type { Run, Ticket } from './run.js';
-import { PRIORITY_RANK, type Claim, type Reservation } from './store.js';
+import { PRIORITY_RANK, refund, type Claim, type Reservation } from './store.js';
 
 export class Admission {
   readonly #ctx: EngineContext;
@@ -65,7 +65,7 @@ export class Admission {
       void this.#ctx.store.release?.(run.lane.id, run.slot, now);
       run.slot = undefined;
     }
-    await this.#ctx.store.adjust(run.lane.id, buckets, negate(run.cost), now);
+    await refund(this.#ctx.store, run.lane.id, buckets, run.cost, now);
   }
 
   /**

@@ -206,6 +206,40 @@ describe('answers', () => {
     expect(events.some((e) => e.type === 'rate_limited' && e.waitMs === 1000)).toBe(true);
   });
 
+  it("gives back a 429'd request's charge, but not below what the server last said", async () => {
+    const { clock, engine } = setup({ maxRateLimitRetries: 0 });
+    const reading = (used: number) =>
+      ok({
+        'x-ratelimit-limit-requests': '60',
+        'x-ratelimit-remaining-requests': String(60 - used),
+        'x-ratelimit-reset-requests': `${used}s`,
+      });
+    // 40 of 60 in use (others' requests), learned from a first request.
+    const first = engine.execute(req(), async () => reading(40));
+    await clock.runAll();
+    await first;
+    // Two more at once. One comes back at 50 ms saying 45 in use (others sent more meanwhile); the other
+    // is refused at 100 ms with a bare 429, which the server did not count.
+    const counted = engine.execute(req(), async () => {
+      await clock.sleep(50);
+      return reading(45);
+    });
+    const refused = engine
+      .execute(req(), async () => {
+        await clock.sleep(100);
+        return { status: 429, headers: { 'retry-after-ms': '1' }, value: 'limited' };
+      })
+      .catch((err: unknown) => err);
+    await clock.runAll();
+    await counted;
+    expect(await refused).toMatchObject({ code: 'rate_limited' });
+    const stats = await engine.laneStats(engine.laneId(lane));
+    const level = stats!.buckets.find((b) => b.dimension === 'requests')!.level;
+    // The server's 45, drained for about 0.1 s at one a second; giving back 1 below it would say 44.
+    expect(level).toBeGreaterThan(44.8);
+    expect(level).toBeLessThanOrEqual(45);
+  });
+
   it('trips the lane on insufficient_quota: sent once, every queued request fails fast', async () => {
     const { clock, engine } = setup();
     let sent = 0;

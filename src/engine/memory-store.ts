@@ -1,7 +1,15 @@
 /**
  * The default store: limiter state in this process's memory. Zero set-up; limits are per process.
  */
-import { charge, levelAt, waitFor, type BucketSpec, type BucketState, type CostVector } from './limits.js';
+import {
+  charge,
+  levelAt,
+  negate,
+  waitFor,
+  type BucketSpec,
+  type BucketState,
+  type CostVector,
+} from './limits.js';
 import {
   PRIORITY_GRACE_MS,
   PRIORITY_POLL_MS,
@@ -22,6 +30,11 @@ interface Trip {
 
 interface LaneState {
   buckets: Map<string, BucketState>;
+  /**
+   * The server's last word on each bucket (`raise`), draining like the level: `refund` never takes a
+   * level below it, since the server counted that much without the refunded charge.
+   */
+  floors: Map<string, BucketState> | undefined;
   cooldownUntil: number;
   touched: number;
   trip: Trip | undefined;
@@ -72,6 +85,7 @@ export class MemoryStore implements Store {
       if (now >= this.#sweepAt) this.#sweep(now);
       state = {
         buckets: new Map(),
+        floors: undefined,
         cooldownUntil: 0,
         touched: now,
         trip: undefined,
@@ -231,10 +245,22 @@ export class MemoryStore implements Store {
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {
+    this.#add(lane, buckets, delta, now, false);
+  }
+
+  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): void {
+    this.#add(lane, buckets, negate(cost), now, true);
+  }
+
+  /** Adds `delta` to the buckets; `bounded`: never below the server's last word. */
+  #add(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number, bounded: boolean): void {
     const state = this.#lane(lane, now);
     for (const spec of buckets) {
       const d = delta[spec.dimension];
-      if (d) state.buckets.set(spec.id, charge(spec, state.buckets.get(spec.id), d, now));
+      if (!d) continue;
+      const next = charge(spec, state.buckets.get(spec.id), d, now);
+      if (bounded) next.level = Math.max(next.level, levelAt(spec, state.floors?.get(spec.id), now));
+      state.buckets.set(spec.id, next);
     }
   }
 
@@ -245,6 +271,8 @@ export class MemoryStore implements Store {
       if (target === undefined) continue;
       const current = levelAt(spec, state.buckets.get(spec.id), now);
       if (target > current) state.buckets.set(spec.id, { level: target, at: now });
+      const floors = (state.floors ??= new Map());
+      if (target > levelAt(spec, floors.get(spec.id), now)) floors.set(spec.id, { level: target, at: now });
     }
   }
 

@@ -11,11 +11,11 @@ import { sluiceError, type ErrorCode, type SluiceError } from './errors.js';
 import { parseServerView } from './headers.js';
 import type { Lane } from './lane.js';
 import type { Learner } from './learn.js';
-import { negate } from './limits.js';
 import type { AttemptResult, Execution } from './request.js';
 import { backoffDelay, mayRetry } from './retry.js';
 import type { Run } from './run.js';
 import { settleUsage, wantsUsage } from './settlement.js';
+import { refund } from './store.js';
 import type { Classification, Outcome } from './types.js';
 
 export class Outcomes {
@@ -99,7 +99,7 @@ export class Outcomes {
     const now = run.answeredAt;
     run.release();
     run.rateLimited++;
-    await this.#ctx.store.adjust(lane.id, run.buckets, negate(run.cost), now);
+    await refund(this.#ctx.store, lane.id, run.buckets, run.cost, now);
     this.#learner.raiseToServer(lane, run.levels, now, run.sentAt);
     const wait = await this.#pause(lane, run.classification!, now, run.id, run.attempts);
     if (run.rateLimited > this.#ctx.maxRateLimitRetries) {
@@ -130,7 +130,7 @@ export class Outcomes {
    */
   async requestTooLarge(run: Run<unknown>): Promise<SluiceError> {
     run.release();
-    await this.#ctx.store.adjust(run.lane.id, run.buckets, negate(run.cost), run.answeredAt);
+    await refund(this.#ctx.store, run.lane.id, run.buckets, run.cost, run.answeredAt);
     run.fail('request_too_large', run.result!.status);
     const quoted = run.classification!.quoted;
     return this.#upstreamError(

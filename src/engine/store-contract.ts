@@ -77,6 +77,39 @@ export function storeContract(
       await store.close?.();
     });
 
+    it("refunds never below the server's last word, which drains like a level; adjusts may", async () => {
+      const store = await make();
+      const refund = store.refund!.bind(store);
+      const tokens = async (l: string, at: number) =>
+        (await store.snapshot(l, buckets, at)).levels['tokens/60000'];
+      const l = lane();
+      await store.reserve(l, buckets, { tokens: 1000 }, 0);
+      await store.raise(l, buckets, { 'tokens/60000': 3000 }, 0);
+      await store.reserve(l, buckets, { tokens: 500 }, 0);
+      await refund(l, buckets, { tokens: 1000 }, 0);
+      expect(await tokens(l, 0)).toBeCloseTo(3000);
+      // 6,000 a minute drain 1,000 in 10 s, from the level and the server's word alike.
+      await refund(l, buckets, { tokens: 500 }, 10_000);
+      expect(await tokens(l, 10_000)).toBeCloseTo(2000);
+      await store.adjust(l, buckets, { tokens: 500 }, 10_000);
+      await refund(l, buckets, { tokens: 400 }, 10_000);
+      expect(await tokens(l, 10_000)).toBeCloseTo(2100);
+      await refund(l, buckets, { tokens: 100 }, 30_000);
+      expect(await tokens(l, 30_000)).toBeCloseTo(0);
+
+      // A word below the level raises nothing, but still bounds a later refund; a settlement's adjust
+      // (the server settles too) goes below it.
+      const m = lane();
+      await store.reserve(m, buckets, { tokens: 4000 }, 0);
+      await store.raise(m, buckets, { 'tokens/60000': 2000 }, 0);
+      expect(await tokens(m, 0)).toBeCloseTo(4000);
+      await refund(m, buckets, { tokens: 4000 }, 0);
+      expect(await tokens(m, 0)).toBeCloseTo(2000);
+      await store.adjust(m, buckets, { tokens: -1500 }, 0);
+      expect(await tokens(m, 0)).toBeCloseTo(500);
+      await store.close?.();
+    });
+
     it('drains continuously', async () => {
       const store = await make();
       const l = lane();

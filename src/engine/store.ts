@@ -22,7 +22,7 @@
  * tenants (leases: a lease of a process that died lapses) and which priority classes wait (see
  * {@link Claim}).
  */
-import type { BucketSpec, CostVector } from './limits.js';
+import { negate, type BucketSpec, type CostVector } from './limits.js';
 
 /** The answer to a reservation. Being limited is a value, not an error. */
 export interface Reservation {
@@ -160,6 +160,12 @@ export interface Store {
   /** Adds `delta` (negative refunds) to the buckets, e.g. to settle an estimate against actual usage. */
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): MaybePromise<void>;
   /**
+   * Gives back `cost`, charged for a request the server never counted (refused, or never sent): `adjust`
+   * by its negation, but never below the server's last word (`raise`, drained since), which counted
+   * that much without it. A store without this method refunds with `adjust` (see {@link refund}).
+   */
+  refund?(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): MaybePromise<void>;
+  /**
    * Raises bucket levels to at least the given values (the server's last word); never lowers them, so
    * the local mirror is never more optimistic than the server.
    */
@@ -201,4 +207,17 @@ export interface Store {
   ): MaybePromise<Learned>;
   /** Releases connections and timers. */
   close?(): MaybePromise<void>;
+}
+
+/** Gives back a charge the server never counted: with the store's `refund`, else with `adjust`. */
+export function refund(
+  store: Store,
+  lane: string,
+  buckets: readonly BucketSpec[],
+  cost: CostVector,
+  now: number,
+): MaybePromise<void> {
+  return store.refund
+    ? store.refund(lane, buckets, cost, now)
+    : store.adjust(lane, buckets, negate(cost), now);
 }

@@ -128,6 +128,10 @@ export class OutageFallback {
     this.#for(lane).adjust(lane, buckets, delta, now);
   }
 
+  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): void {
+    this.#for(lane).refund(lane, buckets, cost, now);
+  }
+
   raise(lane: string, buckets: readonly BucketSpec[], levels: Record<string, number>, now: number): void {
     this.#for(lane).raise(lane, buckets, levels, now);
   }

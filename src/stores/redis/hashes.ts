@@ -5,8 +5,8 @@
  */
 export const SCRIPT_SHA1 = {
   reserve: '34dccb886f6f799756554bc2e736da48c85d1a1c',
-  adjust: '200f3ebc93071c2d29d937aaca1ef274430d928f',
-  raise: 'ad78485ad3a42b1b3b3233a0410d3b87251509f4',
+  adjust: 'c5d7b4db69f86c3ce42732849891ad05c206cb05',
+  raise: 'c92fbb7600ef04b766f55c815313b8cb456447c4',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
   snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
   clear: '2f9b668515db763a2df4796af6c31d0bab19a69e',

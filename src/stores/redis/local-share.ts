@@ -74,7 +74,11 @@ export class LocalShare {
     }
     this.#seen(lane, buckets);
     this.#seeds.set(lane, seeds);
-    this.#memory.raise(lane, this.#scale(buckets), share, at);
+    // Charged, not raised: these are the lane's levels, not the server's word (which bounds refunds).
+    for (const spec of this.#scale(buckets)) {
+      const level = share[spec.id];
+      if (level) this.#memory.adjust(lane, [spec], { [spec.dimension]: level }, at);
+    }
   }
 
   #scale(buckets: readonly BucketSpec[], cost?: CostVector): BucketSpec[] {
@@ -135,6 +139,11 @@ export class LocalShare {
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {
     this.#seen(lane, buckets);
     this.#memory.adjust(lane, this.#scale(buckets), delta, now);
+  }
+
+  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): void {
+    this.#seen(lane, buckets);
+    this.#memory.refund(lane, this.#scale(buckets), cost, now);
   }
 
   /** The server's levels are the whole lane's; this process's share of them is level ÷ divisor. */

@@ -8,7 +8,7 @@
  * Redis, then switches back, so an outage does not make Redis forget what was spent.
  */
 import { randomBytes } from 'node:crypto';
-import type { BucketSpec, CostVector } from '../../engine/limits.js';
+import { negate, type BucketSpec, type CostVector } from '../../engine/limits.js';
 import type {
   Claim,
   LaneSnapshot,
@@ -21,6 +21,7 @@ import type {
 import { createOwnedClient, type OwnedClient, type RedisScriptClient } from './client.js';
 import { OutageFallback, type HandBack } from './fallback.js';
 import { epochKey, instancesKey, laneKey, sharedKey, slotsKey, tenantSlotsKey } from './keys.js';
+import { HeldLeases } from './leases.js';
 import {
   REDIS_STORE_DEFAULTS,
   resolveOptions,
@@ -60,11 +61,8 @@ export class RedisStore implements Store {
   #epoch: string | undefined;
   /** The latest caller `now` seen, for handing back local state from the heartbeat. */
   #lastNow = 0;
-  /**
-   * Concurrency slots this instance leased and has not released, by lane: slot id → the tenant set it is
-   * also leased in ('' for none). Renewed by the heartbeat.
-   */
-  readonly #leases = new Map<string, Map<string, string>>();
+  /** Concurrency slots this instance leased and has not released; renewed by the heartbeat. */
+  readonly #leases = new HeldLeases();
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
   #closed = false;
@@ -157,7 +155,8 @@ export class RedisStore implements Store {
           RESERVE_LEVEL_SCALE,
           now,
         );
-        if (reservation.ok && claim?.slot) this.#lease(lane, claim.slot.id, claim.slot.tenant?.id ?? '');
+        if (reservation.ok && claim?.slot)
+          this.#leases.hold(lane, claim.slot.id, claim.slot.tenant?.id ?? '');
         return reservation;
       },
       () =>
@@ -167,17 +166,8 @@ export class RedisStore implements Store {
     );
   }
 
-  #lease(lane: string, id: string, tenantSet: string): void {
-    let held = this.#leases.get(lane);
-    if (!held) this.#leases.set(lane, (held = new Map()));
-    held.set(id, tenantSet);
-  }
-
   release(lane: string, slotId: string, now: number): Promise<void> {
-    const held = this.#leases.get(lane);
-    const tenantSet = held?.get(slotId);
-    if (tenantSet !== undefined) held!.delete(slotId);
-    if (held?.size === 0) this.#leases.delete(lane);
+    const tenantSet = this.#leases.take(lane, slotId);
     if (tenantSet === undefined) {
       this.#fallback.release(lane, slotId, now);
       return Promise.resolve();
@@ -234,16 +224,37 @@ export class RedisStore implements Store {
   }
 
   adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): Promise<void> {
+    return this.#add(lane, buckets, delta, now, false, () =>
+      this.#fallback.adjust(lane, buckets, delta, now),
+    );
+  }
+
+  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Promise<void> {
+    return this.#add(lane, buckets, negate(cost), now, true, () =>
+      this.#fallback.refund(lane, buckets, cost, now),
+    );
+  }
+
+  /** adjust.lua: adds `delta`; `bounded`: never below the server's last word (a refund). */
+  #add(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    delta: CostVector,
+    now: number,
+    bounded: boolean,
+    local: () => void,
+  ): Promise<void> {
     const entries: [BucketSpec, number][] = [];
     for (const spec of buckets) {
       const d = delta[spec.dimension];
       if (d) entries.push([spec, d]);
     }
     if (entries.length === 0) return Promise.resolve();
+    const head = [...this.#head(now), bounded ? 1 : 0];
     return this.#either(
       now,
-      async () => void (await this.#run(SCRIPTS.adjust, lane, bucketValueArgs(this.#head(now), entries))),
-      () => this.#fallback.adjust(lane, buckets, delta, now),
+      async () => void (await this.#run(SCRIPTS.adjust, lane, bucketValueArgs(head, entries))),
+      local,
     );
   }
 
@@ -292,7 +303,7 @@ export class RedisStore implements Store {
       0,
       async () => {
         await this.#runner.run(SCRIPTS.clear, this.#keys(lane), []);
-        this.#leases.delete(lane);
+        this.#leases.forget(lane);
         this.#fallback.clear(lane, false);
       },
       () => this.#fallback.clear(lane, true),
@@ -354,7 +365,7 @@ export class RedisStore implements Store {
   async #handBackLane(back: HandBack, now: number): Promise<void> {
     if (back.clear) await this.#runner.run(SCRIPTS.clear, this.#keys(back.lane), []);
     if (back.add.length > 0)
-      await this.#run(SCRIPTS.adjust, back.lane, bucketValueArgs(this.#head(now), back.add));
+      await this.#run(SCRIPTS.adjust, back.lane, bucketValueArgs([...this.#head(now), 0], back.add));
     if (back.cooldownUntil > now)
       await this.#run(SCRIPTS.cooldown, back.lane, [...this.#head(now), back.cooldownUntil]);
   }
@@ -373,7 +384,11 @@ export class RedisStore implements Store {
     this.#beating = true;
     try {
       const epoch = await this.#beat(true);
-      await this.#renew();
+      await this.#leases.renew(this.#runner, this.#options.prefix, [
+        this.#lastNow,
+        this.#timeFlag,
+        this.#options.instanceTtlMs,
+      ]);
       const lost = this.#epoch !== undefined && epoch !== this.#epoch;
       this.#epoch = epoch;
       if (this.#status !== 'redis') {
@@ -387,28 +402,6 @@ export class RedisStore implements Store {
       this.#beating = false;
     }
     this.#schedule(this.#status === 'redis' ? this.#options.heartbeatMs : this.#options.probeMs);
-  }
-
-  /**
-   * Renews every concurrency lease this instance holds: one script per lane (every held id; one that is
-   * not leased on the lane itself is left alone) and one per tenant set with leases here.
-   */
-  async #renew(): Promise<void> {
-    const head = [this.#lastNow, this.#timeFlag, this.#options.instanceTtlMs];
-    const prefix = this.#options.prefix;
-    for (const [lane, held] of this.#leases) {
-      if (held.size === 0) continue;
-      await this.#runner.run(SCRIPTS.renew, [slotsKey(prefix, lane)], [...head, ...held.keys()]);
-      const bySet = new Map<string, string[]>();
-      for (const [id, set] of held) {
-        if (set === '') continue;
-        const ids = bySet.get(set);
-        if (ids) ids.push(id);
-        else bySet.set(set, [id]);
-      }
-      for (const [set, ids] of bySet)
-        await this.#runner.run(SCRIPTS.renew, [tenantSlotsKey(prefix, lane, set)], [...head, ...ids]);
-    }
   }
 
   /** Writes (or removes) this instance's heartbeat; counts live instances; returns the epoch. */

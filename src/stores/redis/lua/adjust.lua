@@ -1,10 +1,14 @@
--- adjust: add a delta to buckets of a lane (negative refunds); a level never drops below zero.
+-- adjust: add a delta to buckets of a lane (negative refunds); a level never drops below zero, nor,
+-- when bounded (a refund of a charge the server never counted), below the server's last word (f:,
+-- written by raise.lua, draining like the level).
 -- Also used to hand back charges made in this process while Redis was unreachable.
--- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until, ms)
+-- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), f:<bucket id> and
+--          g:<bucket id> (the server's last word and its at), cd (cooldown until, ms)
 -- ARGV[1]  the caller's now (epoch ms)
 -- ARGV[2]  time source: 1 = Redis TIME, 0 = ARGV[1]
 -- ARGV[3]  idle ms: the least time the hash lives after a write
--- ARGV[4]  n, the number of buckets; then 4 values per bucket i (from ARGV[5 + 4 * (i - 1)]):
+-- ARGV[4]  bounded: 1 = never below the server's last word, 0 = down to zero
+-- ARGV[5]  n, the number of buckets; then 4 values per bucket i (from ARGV[6 + 4 * (i - 1)]):
 --          id, limit (units per window), window ms, delta (units)
 -- Returns  0
 local key = KEYS[1]
@@ -14,26 +18,34 @@ if ARGV[2] == '1' then
   t = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
 end
 local idle = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+
+-- A level stored with its at, drained to t (0 when none is stored).
+local function drained(stored, at, limit, window)
+  local level = tonumber(stored)
+  at = tonumber(at)
+  if level == nil or at == nil then
+    return 0
+  end
+  return math.max(0, level - math.max(0, (t - at) * limit / window))
+end
+local bounded = ARGV[4] == '1'
+local n = tonumber(ARGV[5])
 
 local writes = {}
 local ttl = idle
 for i = 1, n do
-  local base = 5 + 4 * (i - 1)
+  local base = 6 + 4 * (i - 1)
   local id = ARGV[base]
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   local delta = tonumber(ARGV[base + 3])
   if delta ~= 0 then
-    local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id)
-    local level = tonumber(stored[1])
-    local at = tonumber(stored[2])
-    if level == nil or at == nil then
-      level = 0
-    else
-      level = math.max(0, level - math.max(0, (t - at) * limit / window))
-    end
+    local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id, 'f:' .. id, 'g:' .. id)
+    local level = drained(stored[1], stored[2], limit, window)
     level = math.max(0, level + delta)
+    if bounded then
+      level = math.max(level, drained(stored[3], stored[4], limit, window))
+    end
     writes[#writes + 1] = 'l:' .. id
     writes[#writes + 1] = level
     writes[#writes + 1] = 't:' .. id

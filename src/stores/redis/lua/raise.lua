@@ -1,5 +1,7 @@
 -- raise: lift bucket levels of a lane to at least the given values (the server's last word); never lowers.
--- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until, ms)
+-- Keeps the word too (the highest, draining like a level): adjust.lua refunds never below it.
+-- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), f:<bucket id> and
+--          g:<bucket id> (the server's last word and its at), cd (cooldown until, ms)
 -- ARGV[1]  the caller's now (epoch ms)
 -- ARGV[2]  time source: 1 = Redis TIME, 0 = ARGV[1]
 -- ARGV[3]  idle ms: the least time the hash lives after a write
@@ -13,6 +15,16 @@ if ARGV[2] == '1' then
   t = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
 end
 local idle = tonumber(ARGV[3])
+
+-- A level stored with its at, drained to t (0 when none is stored).
+local function drained(stored, at, limit, window)
+  local level = tonumber(stored)
+  at = tonumber(at)
+  if level == nil or at == nil then
+    return 0
+  end
+  return math.max(0, level - math.max(0, (t - at) * limit / window))
+end
 local n = tonumber(ARGV[4])
 
 local writes = {}
@@ -23,18 +35,17 @@ for i = 1, n do
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   local target = tonumber(ARGV[base + 3])
-  local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id)
-  local level = tonumber(stored[1])
-  local at = tonumber(stored[2])
-  if level == nil or at == nil then
-    level = 0
-  else
-    level = math.max(0, level - math.max(0, (t - at) * limit / window))
-  end
-  if target > level then
+  local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id, 'f:' .. id, 'g:' .. id)
+  if target > drained(stored[1], stored[2], limit, window) then
     writes[#writes + 1] = 'l:' .. id
     writes[#writes + 1] = target
     writes[#writes + 1] = 't:' .. id
+    writes[#writes + 1] = t
+  end
+  if target > drained(stored[3], stored[4], limit, window) then
+    writes[#writes + 1] = 'f:' .. id
+    writes[#writes + 1] = target
+    writes[#writes + 1] = 'g:' .. id
     writes[#writes + 1] = t
     ttl = math.max(ttl, window, target * window / limit)
   end
