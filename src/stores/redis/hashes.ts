@@ -1,12 +1,13 @@
 /**
  * The SHA1 of each Lua script, pinned. The store calls EVALSHA with these, so a script edited without its
  * hash would cost a second round trip on every call; `scripts.test.ts` fails until the two agree again.
- * After editing `lua/<name>.lua`, run `sha1sum src/stores/redis/lua/<name>.lua` and paste the hash here.
+ * The hash is of the script as sent, its includes (`lua/includes/`) in place: after editing a script or an
+ * include, `scripts.test.ts` names each hash to paste here.
  */
 export const SCRIPT_SHA1 = {
   reserve: '34dccb886f6f799756554bc2e736da48c85d1a1c',
-  adjust: 'c5d7b4db69f86c3ce42732849891ad05c206cb05',
-  raise: 'c92fbb7600ef04b766f55c815313b8cb456447c4',
+  adjust: '191727bfb0352b175416340a3c2883452744b39b',
+  raise: '25d24a47ee0e9442b0b7a5180fa6c924888ed649',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
   snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
   clear: '2f9b668515db763a2df4796af6c31d0bab19a69e',

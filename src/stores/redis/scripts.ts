@@ -4,7 +4,7 @@
  * bounded by a timeout, so a Redis that stops answering is noticed in milliseconds, not at TCP's pace.
  *
  * The sources are read from `lua/` beside this module, which works from `src/` (tsx, vitest) and from
- * `dist/` (the build copies the folder).
+ * `dist/` (the build copies the folder); what several scripts share is in `lua/includes/`.
  */
 import { readFileSync } from 'node:fs';
 import { SCRIPT_SHA1, type ScriptName } from './hashes.js';
@@ -16,9 +16,13 @@ export interface LuaScript {
   source: string;
 }
 
-/** Reads one script from `lua/<name>.lua`. */
+/** A line `--- @include <name>` in a script stands for `lua/includes/<name>.lua` (Redis has no imports). */
+const INCLUDE = /^--- @include (\w+)$/gm;
+
+/** Reads one script from `lua/<name>.lua`, with its includes in place. */
 export function loadScript(name: ScriptName): LuaScript {
-  const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+  const read = (path: string) => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
+  const source = read(name).replace(INCLUDE, (_, include: string) => read(`includes/${include}`).trimEnd());
   return { name, sha1: SCRIPT_SHA1[name], source };
 }
 

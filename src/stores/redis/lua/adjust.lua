@@ -19,15 +19,7 @@ if ARGV[2] == '1' then
 end
 local idle = tonumber(ARGV[3])
 
--- A level stored with its at, drained to t (0 when none is stored).
-local function drained(stored, at, limit, window)
-  local level = tonumber(stored)
-  at = tonumber(at)
-  if level == nil or at == nil then
-    return 0
-  end
-  return math.max(0, level - math.max(0, (t - at) * limit / window))
-end
+--- @include drained
 local bounded = ARGV[4] == '1'
 local n = tonumber(ARGV[5])
 
@@ -41,10 +33,10 @@ for i = 1, n do
   local delta = tonumber(ARGV[base + 3])
   if delta ~= 0 then
     local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id, 'f:' .. id, 'g:' .. id)
-    local level = drained(stored[1], stored[2], limit, window)
+    local level = drained(stored[1], stored[2], t, limit, window)
     level = math.max(0, level + delta)
     if bounded then
-      level = math.max(level, drained(stored[3], stored[4], limit, window))
+      level = math.max(level, drained(stored[3], stored[4], t, limit, window))
     end
     writes[#writes + 1] = 'l:' .. id
     writes[#writes + 1] = level

@@ -16,15 +16,7 @@ if ARGV[2] == '1' then
 end
 local idle = tonumber(ARGV[3])
 
--- A level stored with its at, drained to t (0 when none is stored).
-local function drained(stored, at, limit, window)
-  local level = tonumber(stored)
-  at = tonumber(at)
-  if level == nil or at == nil then
-    return 0
-  end
-  return math.max(0, level - math.max(0, (t - at) * limit / window))
-end
+--- @include drained
 local n = tonumber(ARGV[4])
 
 local writes = {}
@@ -36,13 +28,13 @@ for i = 1, n do
   local window = tonumber(ARGV[base + 2])
   local target = tonumber(ARGV[base + 3])
   local stored = redis.call('HMGET', key, 'l:' .. id, 't:' .. id, 'f:' .. id, 'g:' .. id)
-  if target > drained(stored[1], stored[2], limit, window) then
+  if target > drained(stored[1], stored[2], t, limit, window) then
     writes[#writes + 1] = 'l:' .. id
     writes[#writes + 1] = target
     writes[#writes + 1] = 't:' .. id
     writes[#writes + 1] = t
   end
-  if target > drained(stored[3], stored[4], limit, window) then
+  if target > drained(stored[3], stored[4], t, limit, window) then
     writes[#writes + 1] = 'f:' .. id
     writes[#writes + 1] = target
     writes[#writes + 1] = 'g:' .. id
