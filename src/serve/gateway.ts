@@ -6,7 +6,7 @@
  * `/metrics`, `/dashboard` and `/api/stats` come from the observer (`observe/`, given as `observe`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { Engine } from '../engine/engine.js';
 import type { LimitsConfig } from '../engine/options.js';
 import { resolveOptions } from '../formats/options.js';
@@ -20,6 +20,9 @@ import { writeJson } from './wire.js';
 import { pathOf } from './route.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
 import { InFlight } from './in-flight.js';
+
+/** How long a drain keeps idle keep-alive connections open for requests already on their way. */
+const LINGER_MS = 1000;
 
 export interface Gateway {
   /** `http://host:port`; clients use `${url}/v1` as their base URL. */
@@ -172,12 +175,17 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     },
     async drain(graceMs = options.graceMs) {
       draining = true;
-      server.close();
-      server.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (inFlight.size > 0 && Date.now() < deadline) {
+      // Stop accepting, but leave idle keep-alive connections open for a moment: a request a client sent
+      // on one just now is answered (with `Connection: close`), not reset. http.Server's own close would
+      // close every idle connection at once; net.Server's only stops listening.
+      NetServer.prototype.close.call(server);
+      const started = Date.now();
+      const deadline = started + graceMs;
+      const linger = started + Math.min(graceMs, LINGER_MS);
+      while ((inFlight.size > 0 && Date.now() < deadline) || Date.now() < linger) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      server.closeIdleConnections();
       const unfinished = inFlight.size;
       for (const exchange of inFlight.list()) exchange.controller.abort(new Draining('shutting down'));
       while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -7,23 +7,30 @@ import { SCRIPTS, type ScriptRunner } from './scripts.js';
 
 type Arg = string | number;
 
-export class HeldLeases {
-  /** By lane: slot id → the tenant set it is also leased in ('' for none). */
-  readonly #byLane = new Map<string, Map<string, string>>();
+/** Where one slot is leased: in the lane's own set or not, and in a tenant's set ('' for none). */
+interface Held {
+  inLane: boolean;
+  tenantSet: string;
+}
 
-  hold(lane: string, id: string, tenantSet: string): void {
+export class HeldLeases {
+  /** By lane: slot id → where it is leased. */
+  readonly #byLane = new Map<string, Map<string, Held>>();
+
+  /** `inLane`: the lane limits concurrency itself (else only the tenant's set holds the slot). */
+  hold(lane: string, id: string, tenantSet: string, inLane: boolean): void {
     let held = this.#byLane.get(lane);
     if (!held) this.#byLane.set(lane, (held = new Map()));
-    held.set(id, tenantSet);
+    held.set(id, { inLane, tenantSet });
   }
 
   /** Forgets a lease: the tenant set it was also leased in ('' for none), undefined when not held here. */
   take(lane: string, id: string): string | undefined {
     const held = this.#byLane.get(lane);
-    const tenantSet = held?.get(id);
-    if (tenantSet !== undefined) held!.delete(id);
+    const lease = held?.get(id);
+    if (lease) held!.delete(id);
     if (held?.size === 0) this.#byLane.delete(lane);
-    return tenantSet;
+    return lease?.tenantSet;
   }
 
   /** Forgets every lease on a lane (it was cleared in Redis). */
@@ -32,20 +39,21 @@ export class HeldLeases {
   }
 
   /**
-   * Renews every lease held: one script per lane (every held id; one that is not leased on the lane
-   * itself is left alone) and one per tenant set with leases here. `head`: renew.lua's ARGV before the ids.
+   * Renews every lease held, in the sets that hold it: one script per lane whose own set has leases
+   * here, one per tenant set with leases here. `head`: renew.lua's ARGV before the ids.
    */
-  async renew(runner: ScriptRunner, prefix: string, head: readonly Arg[]): Promise<void> {
+  async renew(runner: Pick<ScriptRunner, 'run'>, prefix: string, head: readonly Arg[]): Promise<void> {
     for (const [lane, held] of this.#byLane) {
-      if (held.size === 0) continue;
-      await runner.run(SCRIPTS.renew, [slotsKey(prefix, lane)], [...head, ...held.keys()]);
+      const inLane: string[] = [];
       const bySet = new Map<string, string[]>();
-      for (const [id, set] of held) {
-        if (set === '') continue;
-        const ids = bySet.get(set);
+      for (const [id, { inLane: laneToo, tenantSet }] of held) {
+        if (laneToo) inLane.push(id);
+        if (tenantSet === '') continue;
+        const ids = bySet.get(tenantSet);
         if (ids) ids.push(id);
-        else bySet.set(set, [id]);
+        else bySet.set(tenantSet, [id]);
       }
+      if (inLane.length > 0) await runner.run(SCRIPTS.renew, [slotsKey(prefix, lane)], [...head, ...inLane]);
       for (const [set, ids] of bySet)
         await runner.run(SCRIPTS.renew, [tenantSlotsKey(prefix, lane, set)], [...head, ...ids]);
     }

@@ -155,8 +155,9 @@ export class RedisStore implements Store {
           RESERVE_LEVEL_SCALE,
           now,
         );
-        if (reservation.ok && claim?.slot)
-          this.#leases.hold(lane, claim.slot.id, claim.slot.tenant?.id ?? '');
+        const slot = claim?.slot;
+        if (reservation.ok && slot)
+          this.#leases.hold(lane, slot.id, slot.tenant?.id ?? '', (slot.max ?? 0) > 0);
         return reservation;
       },
       () =>
