@@ -85,17 +85,16 @@ export class Admission {
       let admitted = false;
       if (lane.queue.size === 0 && run.gateOpen()) {
         const buckets = run.buckets;
-        // Nothing learned yet: the buckets are the configured ones at most, whose burst (a full minute
-        // unless configured) can be far above the server's.
-        const unlearned = lane.learned.size === 0;
         const claim = this.#claim(run, true);
         const pending = ctx.store.reserve(lane.id, buckets, run.cost, ctx.clock.now(), claim);
         const reservation = pending instanceof Promise ? await pending : pending;
         this.#took(run, claim, reservation);
-        if (lane.syncing && unlearned) {
-          // A lane this process has learned nothing of yet, that others learned: read what they learned
-          // first and wait in line with those limits, rather than go unmetered or on the configured
-          // burst (a process joining a busy lane would send its first request over the server's).
+        if (lane.syncing && !run.resynced) {
+          run.resynced = true;
+          // Others learned something this process has not (a smaller burst after their 429, or, on a
+          // lane it has learned nothing of yet, the limits): read it first and wait in line under it,
+          // rather than send under the older, larger burst (or the configured one, a full minute unless
+          // configured) into the server's 429.
           if (reservation.ok) await this.#undo(run, buckets);
           await lane.syncing;
         } else if (reservation.ok && lane.queue.size === 0 && run.gateOpen()) {
@@ -133,6 +132,7 @@ export class Admission {
       waitedMs: admittedAt - enqueuedAt,
       tokens: run.estimatedTokens,
     });
+    run.resynced = false;
     run.admitted(admittedAt);
     ctx.emit({ type: 'sent', at: admittedAt, lane: lane.id, id: run.id, attempt: run.attempts });
   }
@@ -296,8 +296,13 @@ export class Admission {
         continue;
       }
       this.#took(run, claim, reservation);
-      if (head.cancelled) {
+      if (head.cancelled || (reservation.ok && lane.syncing && !run.resynced)) {
+        // Cancelled meanwhile; or others learned something newer, which the head tries again under.
         if (reservation.ok) await this.#undo(run, buckets);
+        if (!head.cancelled) {
+          run.resynced = true;
+          await lane.syncing;
+        }
         continue;
       }
       if (reservation.ok) {

@@ -56,6 +56,11 @@ export class Run<T> {
   firstSentAt = 0;
   /** Whether the next admission puts the request at the head of its class (a retry). */
   front = false;
+  /**
+   * The admission of this attempt already gave back a reservation to read newer learning first; it
+   * does not again (a store whose learning cannot be read would otherwise hold it back for ever).
+   */
+  resynced = false;
   /** Whether the current attempt's concurrency slot has been given back. */
   #released = true;
   /** The concurrency slot the current attempt leased in the store, if the lane or tenant limits concurrency. */

@@ -28,21 +28,34 @@ function sharedStore(): Store {
   });
 }
 
-/** A server limiting requests to 120 a minute with a burst of 2, answering with OpenAI's headers. */
-function server(clock: ManualClock) {
+/**
+ * A server limiting requests to 120 a minute with a burst of 2 (`burst`, which a test may lower),
+ * answering with OpenAI's headers; with `quote`, its 429s quote "Limit, Used, Requested" and the wait.
+ */
+function server(clock: ManualClock, quote = false) {
   const rate = 2 / 1000;
   let level = 0;
   let at = clock.now();
   const arrivals: { at: number; who: string; status: number }[] = [];
   return {
     arrivals,
+    burst: 2,
     answer(who: string): AttemptResult<string> {
       const now = clock.now();
       level = Math.max(0, level - (now - at) * rate);
       at = now;
-      if (level + 1 > 2 + 1e-9) {
+      if (level + 1 > this.burst + 1e-9) {
         arrivals.push({ at: now - T0, who, status: 429 });
-        return { status: 429, headers: { 'retry-after-ms': '500' }, value: 'refused' };
+        const wait = (level + 1 - this.burst) / rate;
+        const message = `Rate limit reached for m in organization org on requests per min (RPM): Limit 120, Used ${Math.ceil(level)}, Requested 1. Please try again in ${wait / 1000}s.`;
+        return quote
+          ? {
+              status: 429,
+              headers: { 'retry-after-ms': String(Math.ceil(wait)) },
+              body: { error: { message, type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+              value: 'refused',
+            }
+          : { status: 429, headers: { 'retry-after-ms': '500' }, value: 'refused' };
       }
       level += 1;
       arrivals.push({ at: now - T0, who, status: 200 });
@@ -50,7 +63,7 @@ function server(clock: ManualClock) {
         status: 200,
         headers: {
           'x-ratelimit-limit-requests': '120',
-          'x-ratelimit-remaining-requests': String(Math.floor(2 - level)),
+          'x-ratelimit-remaining-requests': String(Math.floor(this.burst - level)),
           'x-ratelimit-reset-requests': `${Math.ceil(level / rate)}ms`,
         },
         value: 'ok',
@@ -138,5 +151,40 @@ describe('a process with configured limits joining a lane others learned', () =>
     // The bucket was full at 1 ms: B's request goes once one unit has drained (500 ms at 2/s).
     expect(upstream.arrivals[2]!.at).toBeGreaterThanOrEqual(501);
     expect((await b.stats())[0]!.buckets.find((x) => x.id === 'requests/60000')!.capacity).toBe(2);
+  });
+});
+
+describe('a process that learned the limits, when another learns a smaller burst', () => {
+  it('reads the newer learning before it sends under its older burst: no 429 of its own', async () => {
+    const clock = new ManualClock(T0);
+    const store = sharedStore();
+    const upstream = server(clock, true);
+    const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    const send = (engine: Engine, who: string) =>
+      engine.execute(req(), async () => {
+        const answer = upstream.answer(who);
+        await clock.sleep(1);
+        return answer;
+      });
+    const settle = async (...sent: Promise<unknown>[]) => {
+      await clock.runAll();
+      await Promise.all(sent);
+    };
+    const capacityOf = async (engine: Engine) =>
+      (await engine.stats())[0]!.buckets.find((x) => x.dimension === 'requests')!.capacity;
+    // Both learn the burst of 2; then the bucket drains.
+    await settle(send(a, 'A'));
+    await settle(send(b, 'B'));
+    await settle(clock.sleep(2_000));
+    // The server's burst drops to 1. B's second request meets a 429 whose figures show it (used 1 +
+    // requested 1 − 0.5 s × 2/s): B adopts a burst of 1, shares it, and sends again 0.5 s later.
+    upstream.burst = 1;
+    await settle(send(b, 'B'), send(b, 'B'));
+    expect(await capacityOf(b)).toBe(1);
+    // The bucket is full again (B's retry). A, on its burst of 2, would send now into a 429.
+    await settle(send(a, 'A'));
+    expect(upstream.arrivals.filter((x) => x.who === 'A').map((x) => x.status)).toEqual([200, 200]);
+    expect(await capacityOf(a)).toBe(1);
   });
 });
