@@ -236,6 +236,16 @@ const errorsText = (m: Measured) =>
     ? '0'
     : [...m.errors].map(([status, n]) => `${fmt(n)} × ${status === 0 ? 'conn. error' : status}`).join(', ');
 
+/**
+ * Warm-up: the path JIT-compiled and its sockets open before anything is measured, half closed loop and
+ * half at `rate`. V8 keeps optimizing on background threads (which share the proxy's pinned core) for
+ * about 10 s at 1,000 requests/s: a short warm-up measures the compiler along with the proxy.
+ */
+export async function warmUp(client: Client, rate: number, seconds: number): Promise<void> {
+  await closedLoop(client, 16, seconds / 2);
+  await openLoop(client, rate, seconds / 2);
+}
+
 export interface LatencyResult {
   text: string;
   /** Added p50 and p99 (ms) and peak share of the bare proxy for `sluice serve`, when measured. */
@@ -247,13 +257,7 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
   let subjects: Subject[] = [];
   try {
     subjects = await startSubjects(mock, o);
-    // Warm-up: every path JIT-compiled and its sockets open before anything is measured. V8 keeps
-    // optimizing on background threads (which share the proxy's pinned core) for about 10 s at 1,000
-    // requests/s: a short warm-up measures the compiler along with the proxy.
-    for (const s of subjects) {
-      await closedLoop(s.client, 16, o.warmupSeconds / 2);
-      await openLoop(s.client, o.rates[0]!, o.warmupSeconds / 2);
-    }
+    for (const s of subjects) await warmUp(s.client, o.rates[0]!, o.warmupSeconds);
     const atRates = o.rates.map(() => subjects.map(empty));
     const peak = subjects.map(empty);
     for (const [j, rate] of o.rates.entries()) {

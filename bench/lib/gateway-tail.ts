@@ -12,8 +12,9 @@ import {
   startMockProcess,
   startServeProcess,
   UNLIMITING,
+  warmUp,
 } from './gateway-latency.js';
-import { Client, closedLoop, openLoop, type Target } from './http-load.js';
+import { Client, openLoop, type Target } from './http-load.js';
 import type { Started } from './procs.js';
 import { fmt, pct, quantile } from './stats.js';
 import { table } from './table.js';
@@ -84,10 +85,7 @@ export async function benchTail(o: TailOptions): Promise<string> {
         client: new Client({ ...direct, origin: server.origin }, 256),
       })),
     ];
-    for (const s of subjects) {
-      await closedLoop(s.client, 16, o.warmupSeconds / 2);
-      await openLoop(s.client, o.rate, o.warmupSeconds / 2);
-    }
+    for (const s of subjects) await warmUp(s.client, o.rate, o.warmupSeconds);
     const measured: Measured[] = subjects.map(() => ({
       latencies: [],
       bunched: 0,

@@ -5,11 +5,11 @@
  * include, `scripts.test.ts` names each hash to paste here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: '34dccb886f6f799756554bc2e736da48c85d1a1c',
+  reserve: 'a3f6526af695a1899fd2d8cb51a288647a772528',
   adjust: '191727bfb0352b175416340a3c2883452744b39b',
   raise: '25d24a47ee0e9442b0b7a5180fa6c924888ed649',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
-  snapshot: '6b507ffdf349ee1900c732d5ea9d64bcf88ca253',
+  snapshot: 'ace179037cb8436f53c4509bb2cbbdbfa88efcfa',
   clear: '2f9b668515db763a2df4796af6c31d0bab19a69e',
   heartbeat: '53f05e44e0a1aa3acf8d965585410b712fd19b42',
   release: 'cca34fc27520528419e11cafb3fe79c8f05436dc',

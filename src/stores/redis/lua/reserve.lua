@@ -65,6 +65,8 @@ local stored = redis.call('HMGET', key, unpack(fields))
 local shared = redis.call('HMGET', KEYS[2], 'v', 'tp', 'ti')
 local version = tonumber(shared[1]) or 0
 
+--- @include drained
+
 -- Each bucket's level now, and the reply's copy of it.
 local limits, windows, costs, levels, out = {}, {}, {}, {}, {}
 for i = 1, n do
@@ -74,13 +76,7 @@ for i = 1, n do
   limits[i] = limit
   windows[i] = window
   costs[i] = tonumber(ARGV[base + 5])
-  local level = tonumber(stored[2 * i + 4])
-  local at = tonumber(stored[2 * i + 5])
-  if level == nil or at == nil then
-    level = 0
-  else
-    level = math.max(0, level - math.max(0, (t - at) * limit / window))
-  end
+  local level = drained(stored[2 * i + 4], stored[2 * i + 5], t, limit, window)
   levels[i] = level
   out[i] = math.ceil(level * 1000)
 end

@@ -22,19 +22,14 @@ for i = 1, n do
 end
 local stored = redis.call('HMGET', key, unpack(fields))
 
+--- @include drained
+
 local cd = tonumber(stored[1]) or 0
 local out = { string.format('%.17g', math.max(0, cd - t)) }
 for i = 1, n do
   local base = 4 + 3 * (i - 1)
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
-  local level = tonumber(stored[2 * i])
-  local at = tonumber(stored[2 * i + 1])
-  if level == nil or at == nil then
-    level = 0
-  else
-    level = math.max(0, level - math.max(0, (t - at) * limit / window))
-  end
-  out[#out + 1] = string.format('%.17g', level)
+  out[#out + 1] = string.format('%.17g', drained(stored[2 * i], stored[2 * i + 1], t, limit, window))
 end
 return out
