@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bucket, DAY_MS, MINUTE_MS, type BucketSpec } from '../src/engine/limits.js';
 import { storeContract } from '../src/engine/store-contract.js';
 import { MemoryStore } from '../src/engine/memory-store.js';
-import type { Claim, SlotClaim } from '../src/engine/store.js';
+import type { Claim, LearnedLimits, SlotClaim } from '../src/engine/store.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/stores/redis/index.js';
 import {
   countingClient,
@@ -134,12 +134,18 @@ describe('Redis store', () => {
     expect(await redis.zcard(`${prefix}{t}:slots:tenant:a:concurrency`)).toBe(0);
   });
 
-  it('decides exactly as the memory store for any sequence of operations (margins included)', async () => {
-    const specs: BucketSpec[] = [
+  it('decides exactly as the memory store for any sequence of operations (margins, learned limits and callers behind them included)', async () => {
+    const base: BucketSpec[] = [
       { ...bucket('requests', 10, 1000, 500), margin: 0.5 },
       { ...bucket('tokens', 1000, 1000), margin: 30 },
       bucket('tokens', 5000, 10_000),
     ];
+    // Callers holding learned version 0, 1 or 2 (each with limits of its own), or naming none; `learn`
+    // writes the next version, naming one bucket or two at limits of their own.
+    const scale = { 0: 1, 1: 0.5, 2: 2 } as const;
+    const callers = fc.constantFrom(undefined, 0, 1, 2);
+    const specsOf = (learned: 0 | 1 | 2 | undefined): BucketSpec[] =>
+      base.map((spec) => ({ ...spec, limit: spec.limit * scale[learned ?? 0] }));
     const op = fc.oneof(
       fc.record({
         kind: fc.constant('reserve'),
@@ -150,8 +156,13 @@ describe('Redis store', () => {
       fc.record({ kind: fc.constant('refund'), tokens: fc.integer({ min: 0, max: 800 }) }),
       fc.record({ kind: fc.constant('raise'), level: fc.integer({ min: 0, max: 1500 }) }),
       fc.record({ kind: fc.constant('cooldown'), span: fc.integer({ min: -100, max: 800 }) }),
+      fc.record({
+        kind: fc.constant('learn'),
+        requests: fc.integer({ min: 2, max: 40 }),
+        tokens: fc.option(fc.integer({ min: 200, max: 4000 }), { nil: undefined }),
+      }),
     );
-    const steps = fc.array(fc.record({ dt: fc.integer({ min: 0, max: 400 }), op }), {
+    const steps = fc.array(fc.record({ dt: fc.integer({ min: 0, max: 400 }), learned: callers, op }), {
       minLength: 1,
       maxLength: 25,
     });
@@ -162,12 +173,14 @@ describe('Redis store', () => {
         const lane = `property-${run++}`;
         const memory = new MemoryStore();
         let now = 1_000;
-        for (const { dt, op } of list) {
+        for (const { dt, learned, op } of list) {
           now += dt;
+          const specs = specsOf(learned);
           if (op.kind === 'reserve') {
             const cost = { requests: op.requests, tokens: op.tokens };
-            const a = memory.reserve(lane, specs, cost, now);
-            const b = await store.reserve(lane, specs, cost, now);
+            const claim = { rank: 1, own: 0, last: true, owner: 'p', ...(learned && { learned }) };
+            const a = memory.reserve(lane, specs, cost, now, claim);
+            const b = await store.reserve(lane, specs, cost, now, claim);
             expect(b.ok).toBe(a.ok);
             expect(b.blockedBy).toBe(a.blockedBy);
             if (a.waitMs === Infinity) expect(b.waitMs).toBe(Infinity);
@@ -177,20 +190,29 @@ describe('Redis store', () => {
               expect(b.waitMs).toBeLessThanOrEqual(a.waitMs + 1e-6);
             }
           } else if (op.kind === 'adjust') {
-            memory.adjust(lane, specs, { tokens: op.tokens }, now);
-            await store.adjust(lane, specs, { tokens: op.tokens }, now);
+            memory.adjust(lane, specs, { tokens: op.tokens }, now, learned);
+            await store.adjust(lane, specs, { tokens: op.tokens }, now, learned);
           } else if (op.kind === 'refund') {
-            memory.refund(lane, specs, { tokens: op.tokens }, now);
-            await store.refund(lane, specs, { tokens: op.tokens }, now);
+            memory.refund(lane, specs, { tokens: op.tokens }, now, learned);
+            await store.refund(lane, specs, { tokens: op.tokens }, now, learned);
           } else if (op.kind === 'raise') {
-            memory.raise(lane, specs, { 'tokens/1000': op.level }, now);
-            await store.raise(lane, specs, { 'tokens/1000': op.level }, now);
-          } else {
+            memory.raise(lane, specs, { 'tokens/1000': op.level }, now, learned);
+            await store.raise(lane, specs, { 'tokens/1000': op.level }, now, learned);
+          } else if (op.kind === 'cooldown') {
             memory.cooldown(lane, now + op.span, now);
             await store.cooldown(lane, now + op.span, now);
+          } else {
+            const learned: LearnedLimits = {
+              buckets: [bucket('requests', op.requests, 1000)],
+              tightened: {},
+            };
+            if (op.tokens !== undefined) learned.buckets.push(bucket('tokens', op.tokens, 1000));
+            const version = memory.learn(lane, 0, undefined, now).version;
+            expect(memory.learn(lane, version, learned, now).applied).toBe(true);
+            expect((await store.learn(lane, version, learned, now)).applied).toBe(true);
           }
-          const a = memory.snapshot(lane, specs, now);
-          const b = await store.snapshot(lane, specs, now);
+          const a = memory.snapshot(lane, specs, now, learned);
+          const b = await store.snapshot(lane, specs, now, learned);
           for (const spec of specs) expect(b.levels[spec.id]).toBeCloseTo(a.levels[spec.id]!, 6);
           expect(b.cooldownUntil).toBeCloseTo(a.cooldownUntil, 6);
         }

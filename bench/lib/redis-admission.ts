@@ -12,6 +12,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { bucket, MINUTE_MS, type BucketSpec } from '../../src/engine/limits.js';
+import type { Claim } from '../../src/engine/store.js';
 import { createRedisStore, type RedisScriptClient } from '../../src/stores/redis/index.js';
 
 export const SCENARIOS = {
@@ -46,6 +47,8 @@ export interface RunResult {
 
 const TOKENS = [120, 900, 40, 2000, 350, 75, 1200, 600];
 const HIGH = 1e12;
+/** The claim the engine sends with each reservation: its class, its identity and the learned version it holds. */
+const CLAIM: Claim = { rank: 1, own: 0, last: true, owner: 'bench', learned: 1 };
 
 type Decide = (i: number) => Promise<boolean>;
 
@@ -90,6 +93,7 @@ async function subject(scenario: Scenario, options: RunOptions): Promise<Subject
             buckets,
             { requests: 1, tokens: TOKENS[i % TOKENS.length]! },
             Date.now(),
+            CLAIM,
           )
         ).ok,
       commands: () => sent,

@@ -43,6 +43,7 @@ export class Admission {
       own: run.tenantState?.buckets.length ?? 0,
       last,
       owner: this.#ctx.owner,
+      learned: run.lane.learnedVersion,
     };
     const slot = run.slotClaim(this.#ctx.owner);
     if (slot) claim.slot = slot;
@@ -65,7 +66,7 @@ export class Admission {
       void this.#ctx.store.release?.(run.lane.id, run.slot, now);
       run.slot = undefined;
     }
-    await refund(this.#ctx.store, run.lane.id, buckets, run.cost, now);
+    await refund(this.#ctx.store, run.lane.id, buckets, run.cost, now, run.lane.learnedVersion);
   }
 
   /**
@@ -209,7 +210,7 @@ export class Admission {
     if (lane.buckets.length === 0 && !run.tenantState?.buckets.length) return 0;
     const buckets = run.buckets;
     const now = this.#ctx.clock.now();
-    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now);
+    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now, lane.learnedVersion);
     const tenant = run.tenantState;
     const ahead: CostVector = { ...run.cost };
     const own: CostVector = { ...run.cost };
@@ -338,7 +339,12 @@ export class Admission {
     if (!tenant || reservation.blockedBy === 'cooldown') return 0;
     if (tenant.owns(reservation.blockedBy)) return reservation.waitMs;
     if (tenant.buckets.length === 0) return 0;
-    const snapshot = await this.#ctx.store.snapshot(run.lane.id, tenant.buckets, now);
+    const snapshot = await this.#ctx.store.snapshot(
+      run.lane.id,
+      tenant.buckets,
+      now,
+      run.lane.learnedVersion,
+    );
     let wait = 0;
     for (const spec of tenant.buckets) {
       const state = { level: snapshot.levels[spec.id] ?? 0, at: now };

@@ -269,7 +269,7 @@ export class Engine {
     const now = this.#ctx.clock.now();
     const share = tenant === undefined ? undefined : this.#tenant(lane, tenant);
     const buckets = share ? share.with(lane.buckets) : lane.buckets;
-    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now);
+    const snapshot = await this.#ctx.store.snapshot(lane.id, buckets, now, lane.learnedVersion);
     const stats = lane.stats(snapshot, now);
     if (share) stats.tenant = share.stats(snapshot);
     return stats;
@@ -280,7 +280,8 @@ export class Engine {
     const now = this.#ctx.clock.now();
     const out: LaneStats[] = [];
     for (const lane of this.#lanes.values()) {
-      out.push(lane.stats(await this.#ctx.store.snapshot(lane.id, lane.buckets, now), now));
+      const snapshot = await this.#ctx.store.snapshot(lane.id, lane.buckets, now, lane.learnedVersion);
+      out.push(lane.stats(snapshot, now));
     }
     return out;
   }

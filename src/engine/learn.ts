@@ -182,7 +182,7 @@ export class Learner {
       if (level === undefined) continue;
       (aged ??= {})[spec.id] = Math.max(0, level - (age * spec.limit) / spec.windowMs);
     }
-    if (aged) void this.#ctx.store.raise(lane.id, lane.buckets, aged, now);
+    if (aged) void this.#ctx.store.raise(lane.id, lane.buckets, aged, now, lane.learnedVersion);
   }
 
   /**
@@ -210,7 +210,7 @@ export class Learner {
       if (lane.learn && !lane.learned.has(spec.id)) lane.learned.set(spec.id, spec);
       lane.rebuild();
       this.#publish(lane, now);
-      await this.#ctx.store.raise(lane.id, lane.buckets, { [spec.id]: q.used }, now);
+      await this.#ctx.store.raise(lane.id, lane.buckets, { [spec.id]: q.used }, now, lane.learnedVersion);
     } else if (lane.consecutive429 >= 3) {
       // 429s persist and the server gives no figures: assume our mirror is too generous.
       lane.pace = Math.max(0.2, lane.pace * 0.8);

@@ -20,6 +20,7 @@ import {
   type Reservation,
   type Store,
   type TripRecord,
+  drainingAs,
 } from './store.js';
 
 interface Trip {
@@ -133,11 +134,12 @@ export class MemoryStore implements Store {
       if (due !== 0 && state.owners[r] !== claim?.owner)
         return refusal(due > now ? due - now : PRIORITY_POLL_MS, 'priority', learned);
     }
+    const specs = this.#draining(lane, state, buckets, claim?.learned);
     let worst = 0;
     let blockedBy: string | undefined;
     let index = -1;
-    for (let i = 0; i < buckets.length; i++) {
-      const spec = buckets[i]!;
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
       const wait = waitFor(spec, state.buckets.get(spec.id), cost[spec.dimension] ?? 0, now);
       if (wait > worst) {
         worst = wait;
@@ -162,7 +164,7 @@ export class MemoryStore implements Store {
       if (wait > 0) {
         worst = wait;
         blockedBy = 'concurrency';
-        index = buckets.length;
+        index = specs.length;
       }
     }
     if (worst > 0) {
@@ -176,7 +178,7 @@ export class MemoryStore implements Store {
       }
       return refusal(worst, blockedBy, learned);
     }
-    for (const spec of buckets) {
+    for (const spec of specs) {
       const c = cost[spec.dimension];
       if (c) state.buckets.set(spec.id, charge(spec, state.buckets.get(spec.id), c, now));
     }
@@ -196,6 +198,22 @@ export class MemoryStore implements Store {
       ok.probe = true;
     }
     return ok;
+  }
+
+  /**
+   * The specs as a caller holding learned version `learned` drains them. A caller behind the store's
+   * version is stale (see `Store`): each bucket the store's learning names drains at that learning's
+   * limit, not at the caller's.
+   */
+  #draining(
+    lane: string,
+    state: LaneState,
+    buckets: readonly BucketSpec[],
+    learned: number | undefined,
+  ): readonly BucketSpec[] {
+    if (learned === undefined || learned >= state.learned) return buckets;
+    const record = this.#learned.get(lane)?.record;
+    return record ? drainingAs(buckets, record) : buckets;
   }
 
   /** Forgets registered waits that lapsed ({@link PRIORITY_GRACE_MS} past the time they named). */
@@ -244,18 +262,37 @@ export class MemoryStore implements Store {
       : { applied: false, version: 0 };
   }
 
-  adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): void {
-    this.#add(lane, buckets, delta, now, false);
+  adjust(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    delta: CostVector,
+    now: number,
+    learned?: number,
+  ): void {
+    this.#add(lane, buckets, delta, now, false, learned);
   }
 
-  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): void {
-    this.#add(lane, buckets, negate(cost), now, true);
+  refund(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    learned?: number,
+  ): void {
+    this.#add(lane, buckets, negate(cost), now, true, learned);
   }
 
   /** Adds `delta` to the buckets; `bounded`: never below the server's last word. */
-  #add(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number, bounded: boolean): void {
+  #add(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    delta: CostVector,
+    now: number,
+    bounded: boolean,
+    learned: number | undefined,
+  ): void {
     const state = this.#lane(lane, now);
-    for (const spec of buckets) {
+    for (const spec of this.#draining(lane, state, buckets, learned)) {
       const d = delta[spec.dimension];
       if (!d) continue;
       const next = charge(spec, state.buckets.get(spec.id), d, now);
@@ -264,9 +301,15 @@ export class MemoryStore implements Store {
     }
   }
 
-  raise(lane: string, buckets: readonly BucketSpec[], levels: Record<string, number>, now: number): void {
+  raise(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    levels: Record<string, number>,
+    now: number,
+    learned?: number,
+  ): void {
     const state = this.#lane(lane, now);
-    for (const spec of buckets) {
+    for (const spec of this.#draining(lane, state, buckets, learned)) {
       const target = levels[spec.id];
       if (target === undefined) continue;
       const current = levelAt(spec, state.buckets.get(spec.id), now);
@@ -281,10 +324,11 @@ export class MemoryStore implements Store {
     if (until > state.cooldownUntil) state.cooldownUntil = until;
   }
 
-  snapshot(lane: string, buckets: readonly BucketSpec[], now: number): LaneSnapshot {
+  snapshot(lane: string, buckets: readonly BucketSpec[], now: number, learned?: number): LaneSnapshot {
     const state = this.#lanes.get(lane);
+    const specs = state ? this.#draining(lane, state, buckets, learned) : buckets;
     const levels: Record<string, number> = {};
-    for (const spec of buckets) levels[spec.id] = levelAt(spec, state?.buckets.get(spec.id), now);
+    for (const spec of specs) levels[spec.id] = levelAt(spec, state?.buckets.get(spec.id), now);
     return { levels, cooldownUntil: state && state.cooldownUntil > now ? state.cooldownUntil : 0 };
   }
 

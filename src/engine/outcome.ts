@@ -99,7 +99,7 @@ export class Outcomes {
     const now = run.answeredAt;
     run.release();
     run.rateLimited++;
-    await refund(this.#ctx.store, lane.id, run.buckets, run.cost, now);
+    await refund(this.#ctx.store, lane.id, run.buckets, run.cost, now, lane.learnedVersion);
     this.#learner.raiseToServer(lane, run.levels, now, run.sentAt);
     const wait = await this.#pause(lane, run.classification!, now, run.id, run.attempts);
     if (run.rateLimited > this.#ctx.maxRateLimitRetries) {
@@ -130,7 +130,14 @@ export class Outcomes {
    */
   async requestTooLarge(run: Run<unknown>): Promise<SluiceError> {
     run.release();
-    await refund(this.#ctx.store, run.lane.id, run.buckets, run.cost, run.answeredAt);
+    await refund(
+      this.#ctx.store,
+      run.lane.id,
+      run.buckets,
+      run.cost,
+      run.answeredAt,
+      run.lane.learnedVersion,
+    );
     run.fail('request_too_large', run.result!.status);
     const quoted = run.classification!.quoted;
     return this.#upstreamError(

@@ -62,6 +62,6 @@ export function settleUsage(ctx: EngineContext, run: Run<unknown>, usage: Usage)
     });
   }
   if (delta.tokens || delta.inputTokens || delta.outputTokens) {
-    void ctx.store.adjust(lane.id, run.buckets, delta, now);
+    void ctx.store.adjust(lane.id, run.buckets, delta, now, lane.learnedVersion);
   }
 }

@@ -29,25 +29,27 @@ function sharedStore(): Store {
 }
 
 /**
- * A server limiting requests to 120 a minute with a burst of 2 (`burst`, which a test may lower),
- * answering with OpenAI's headers; with `quote`, its 429s quote "Limit, Used, Requested" and the wait.
+ * A server limiting requests to 120 a minute (`limit`) with a burst of 2 (`burst`), either of which a
+ * test may lower, answering with OpenAI's headers; with `quote`, its 429s quote "Limit, Used,
+ * Requested" and the wait.
  */
 function server(clock: ManualClock, quote = false) {
-  const rate = 2 / 1000;
   let level = 0;
   let at = clock.now();
   const arrivals: { at: number; who: string; status: number }[] = [];
   return {
     arrivals,
     burst: 2,
+    limit: 120,
     answer(who: string): AttemptResult<string> {
       const now = clock.now();
+      const rate = this.limit / 60_000;
       level = Math.max(0, level - (now - at) * rate);
       at = now;
       if (level + 1 > this.burst + 1e-9) {
         arrivals.push({ at: now - T0, who, status: 429 });
         const wait = (level + 1 - this.burst) / rate;
-        const message = `Rate limit reached for m in organization org on requests per min (RPM): Limit 120, Used ${Math.ceil(level)}, Requested 1. Please try again in ${wait / 1000}s.`;
+        const message = `Rate limit reached for m in organization org on requests per min (RPM): Limit ${this.limit}, Used ${Math.ceil(level)}, Requested 1. Please try again in ${wait / 1000}s.`;
         return quote
           ? {
               status: 429,
@@ -62,7 +64,7 @@ function server(clock: ManualClock, quote = false) {
       return {
         status: 200,
         headers: {
-          'x-ratelimit-limit-requests': '120',
+          'x-ratelimit-limit-requests': String(this.limit),
           'x-ratelimit-remaining-requests': String(Math.floor(this.burst - level)),
           'x-ratelimit-reset-requests': `${Math.ceil(level / rate)}ms`,
         },
@@ -186,5 +188,41 @@ describe('a process that learned the limits, when another learns a smaller burst
     await settle(send(a, 'A'));
     expect(upstream.arrivals.filter((x) => x.who === 'A').map((x) => x.status)).toEqual([200, 200]);
     expect(await capacityOf(a)).toBe(1);
+  });
+});
+
+describe('a process that learned the limits, when another learns a lower limit', () => {
+  it('drains the shared level at the lower limit, not at its own older one: no 429', async () => {
+    const clock = new ManualClock(T0);
+    const store = sharedStore();
+    const upstream = server(clock);
+    const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+    const send = (engine: Engine, who: string) =>
+      engine.execute(req(), async () => {
+        const answer = upstream.answer(who);
+        await clock.sleep(1);
+        return answer;
+      });
+    const settle = async (...sent: Promise<unknown>[]) => {
+      await clock.runAll();
+      await Promise.all(sent);
+    };
+    const limitOf = async (engine: Engine) =>
+      (await engine.stats())[0]!.buckets.find((x) => x.dimension === 'requests')!.limit;
+    // Both learn 120 a minute with a burst of 2; then the bucket drains.
+    await settle(send(a, 'A'));
+    await settle(send(b, 'B'));
+    await settle(clock.sleep(2_000));
+    // The server's limit drops to 60 a minute (one a second). B learns it and fills the burst.
+    upstream.limit = 60;
+    await settle(send(b, 'B'));
+    await settle(send(b, 'B'));
+    expect(await limitOf(b)).toBe(60);
+    // 600 ms later 0.6 of the 2 has drained. A, still on 120 a minute, would count 1.2.
+    await settle(clock.sleep(600));
+    await settle(send(a, 'A'));
+    expect(upstream.arrivals.filter((x) => x.who === 'A').map((x) => x.status)).toEqual([200, 200]);
+    expect(await limitOf(a)).toBe(60);
   });
 });

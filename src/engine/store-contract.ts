@@ -195,6 +195,39 @@ export function storeContract(
       await store.close?.();
     });
 
+    it("drains levels at the store's learned limits for a caller behind its version, at the caller's otherwise", async () => {
+      const store = await make();
+      if (!store.learn) return;
+      const l = lane();
+      const holds = (learned: number): Claim => ({ rank: 1, own: 0, last: true, owner: 'A', learned });
+      // Version 1 learned 60 requests a minute (1 a second); a caller still on version 0 has 120 (2 a
+      // second). Its tokens bucket, which the learning does not name, drains at its own rate.
+      await store.learn(l, 0, { buckets: [bucket('requests', 60, MINUTE_MS)], tightened: {} }, 0);
+      const older = [bucket('requests', 120, MINUTE_MS), bucket('tokens', 6000, MINUTE_MS)];
+      const levels = async (at: number, learned?: number) =>
+        Object.values((await store.snapshot(l, older, at, learned)).levels);
+      expect((await store.reserve(l, older, { requests: 30, tokens: 3000 }, 0, holds(1))).ok).toBe(true);
+      expect(await levels(10_000, 0)).toEqual([expect.closeTo(20), expect.closeTo(2000)]);
+      // The same version, a newer one, or none named: the limits the caller passes.
+      for (const learned of [1, 2, undefined]) {
+        expect(await levels(10_000, learned)).toEqual([expect.closeTo(10), expect.closeTo(2000)]);
+      }
+      // The stale caller's reservation, settlement and refund drain at 1 a second too.
+      expect((await store.reserve(l, older, { requests: 10 }, 10_000, holds(0))).ok).toBe(true);
+      await store.adjust(l, older, { requests: 5 }, 15_000, 0);
+      await store.refund?.(l, older, { requests: 5 }, 20_000, 0);
+      expect((await levels(25_000, 0))[0]).toBeCloseTo(15);
+      // And so does its wait: 15 + 115 is 10 over its capacity of 120, 10 s at 1 a second.
+      const refused = await store.reserve(l, older, { requests: 115 }, 25_000, holds(0));
+      expect(refused).toMatchObject({ ok: false, blockedBy: 'requests/60000' });
+      expect(refused.waitMs).toBeCloseTo(10_000);
+      // A stale caller's raise compares with the level drained at 1 a second: 15 is not above it, so
+      // nothing is written (at 2 a second it would be; the level there is 10).
+      await store.raise(l, older, { 'requests/60000': 15 }, 25_000, 0);
+      expect((await levels(25_000, 1))[0]).toBeCloseTo(10);
+      await store.close?.();
+    });
+
     // Claims of two callers ("processes"): A waits at a higher class, B floods at a lower one.
     const claim = (rank: number, extra: Partial<Claim> = {}): Claim => {
       const base: Claim = { rank, own: 0, last: false, owner: rank === 0 ? 'A' : 'B' };

@@ -15,6 +15,12 @@
  * - A call touches only the buckets it names; the state of every other bucket of the lane stays as it is.
  * - The spec given for an id may differ from one call to the next (limits reconfigured or learned): the
  *   level carries over and is read with the spec of the call.
+ * - Each call that reads a level names the version of the lane's learned limits the caller holds
+ *   (`learned`). A caller behind the store's version is stale: it may still be on a limit higher than
+ *   one another process has since learned. Each bucket the store's learned limits name drains, for it,
+ *   at their limit, not at its own (see {@link drainingAs}): a stale process must not drain a shared
+ *   level at its older, higher rate. Other callers drain at the limits they pass, so that new limits,
+ *   configured or learned, apply at once.
  * `storeContract` checks each of these.
  *
  * Beyond bucket levels, a store holds what every process sharing it must agree on: the cooldown after a
@@ -83,6 +89,8 @@ export interface Claim {
   owner: string;
   /** A concurrency slot to lease, on the lane, in a tenant's set, or both (see {@link SlotClaim}). */
   slot?: SlotClaim;
+  /** The version of the lane's learned limits the caller holds (see {@link Store}: how levels drain). */
+  learned?: number;
 }
 
 /**
@@ -158,13 +166,25 @@ export interface Store {
     claim?: Claim,
   ): MaybePromise<Reservation>;
   /** Adds `delta` (negative refunds) to the buckets, e.g. to settle an estimate against actual usage. */
-  adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): MaybePromise<void>;
+  adjust(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    delta: CostVector,
+    now: number,
+    learned?: number,
+  ): MaybePromise<void>;
   /**
    * Gives back `cost`, charged for a request the server never counted (refused, or never sent): `adjust`
    * by its negation, but never below the server's last word (`raise`, drained since), which counted
    * that much without it. A store without this method refunds with `adjust` (see {@link refund}).
    */
-  refund?(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): MaybePromise<void>;
+  refund?(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    learned?: number,
+  ): MaybePromise<void>;
   /**
    * Raises bucket levels to at least the given values (the server's last word); never lowers them, so
    * the local mirror is never more optimistic than the server.
@@ -174,11 +194,17 @@ export interface Store {
     buckets: readonly BucketSpec[],
     levels: Record<string, number>,
     now: number,
+    learned?: number,
   ): MaybePromise<void>;
   /** Pauses the lane until `until` (epoch ms); a later pause extends it, an earlier one is ignored. */
   cooldown(lane: string, until: number, now: number): MaybePromise<void>;
   /** Reads levels and cooldown. */
-  snapshot(lane: string, buckets: readonly BucketSpec[], now: number): MaybePromise<LaneSnapshot>;
+  snapshot(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    now: number,
+    learned?: number,
+  ): MaybePromise<LaneSnapshot>;
   /** Forgets a lane's state (operator reset): levels, cooldown, trip, waits and slots; not its learned limits. */
   clear(lane: string): MaybePromise<void>;
 
@@ -209,6 +235,18 @@ export interface Store {
   close?(): MaybePromise<void>;
 }
 
+/**
+ * The specs as a stale caller drains them: each bucket the learned limits name with their limit (the
+ * same id has the same window), every other one as given. Capacities stay the caller's: it reads the
+ * newer learning before it sends (a reservation that shows it is given back).
+ */
+export function drainingAs(buckets: readonly BucketSpec[], learned: LearnedLimits): readonly BucketSpec[] {
+  return buckets.map((spec) => {
+    const newer = learned.buckets.find((b) => b.id === spec.id);
+    return newer && newer.limit !== spec.limit ? { ...spec, limit: newer.limit } : spec;
+  });
+}
+
 /** Gives back a charge the server never counted: with the store's `refund`, else with `adjust`. */
 export function refund(
   store: Store,
@@ -216,8 +254,9 @@ export function refund(
   buckets: readonly BucketSpec[],
   cost: CostVector,
   now: number,
+  learned?: number,
 ): MaybePromise<void> {
   return store.refund
-    ? store.refund(lane, buckets, cost, now)
-    : store.adjust(lane, buckets, negate(cost), now);
+    ? store.refund(lane, buckets, cost, now, learned)
+    : store.adjust(lane, buckets, negate(cost), now, learned);
 }

@@ -5,11 +5,11 @@
  * include, `scripts.test.ts` names each hash to paste here.
  */
 export const SCRIPT_SHA1 = {
-  reserve: 'a3f6526af695a1899fd2d8cb51a288647a772528',
-  adjust: '191727bfb0352b175416340a3c2883452744b39b',
-  raise: '25d24a47ee0e9442b0b7a5180fa6c924888ed649',
+  reserve: 'b51600723a0924e785418d3dca68e89ea1cdf364',
+  adjust: '96bb588a556a186e141fa37b276b2582b29faed3',
+  raise: 'e7c83b431077f62d9d1a51acd3125ac06bed4ed4',
   cooldown: '39780c8ebbf1419504b25ff0abbf8c485e807168',
-  snapshot: 'ace179037cb8436f53c4509bb2cbbdbfa88efcfa',
+  snapshot: '64e9097ba2ad08a23f7ca9a7efbe729418c9eab3',
   clear: '2f9b668515db763a2df4796af6c31d0bab19a69e',
   heartbeat: '53f05e44e0a1aa3acf8d965585410b712fd19b42',
   release: 'cca34fc27520528419e11cafb3fe79c8f05436dc',

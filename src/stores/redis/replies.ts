@@ -128,7 +128,8 @@ type Arg = string | number;
 
 /**
  * reserve.lua's ARGV after the common head: the claim (rank, own, last, slot id, lane slots, tenant slots,
- * lease ms, grace, poll, owner), n, then id, limit, window, capacity, margin, cost per bucket.
+ * lease ms, grace, poll, owner, learned version), n, then id, limit, window, capacity, margin, cost per
+ * bucket.
  */
 export function reserveArgs(
   head: readonly Arg[],
@@ -150,6 +151,7 @@ export function reserveArgs(
     PRIORITY_GRACE_MS,
     PRIORITY_POLL_MS,
     claim?.owner ?? '',
+    claim?.learned ?? '',
     buckets.length,
   ];
   for (const spec of buckets) {
@@ -158,16 +160,27 @@ export function reserveArgs(
   return args;
 }
 
-/** adjust.lua's and raise.lua's ARGV after the common head: n, then id, limit, window, value per bucket. */
-export function bucketValueArgs(head: readonly Arg[], entries: readonly [BucketSpec, number][]): Arg[] {
-  const args: Arg[] = [...head, entries.length];
+/**
+ * adjust.lua's and raise.lua's ARGV after the common head: the learned version the caller holds ('' for
+ * none), n, then id, limit, window, value per bucket.
+ */
+export function bucketValueArgs(
+  head: readonly Arg[],
+  learned: number | undefined,
+  entries: readonly [BucketSpec, number][],
+): Arg[] {
+  const args: Arg[] = [...head, learned ?? '', entries.length];
   for (const [spec, value] of entries) args.push(spec.id, spec.limit, spec.windowMs, value);
   return args;
 }
 
-/** snapshot.lua's ARGV after the common head: n, then id, limit, window per bucket. */
-export function snapshotArgs(head: readonly Arg[], buckets: readonly BucketSpec[]): Arg[] {
-  const args: Arg[] = [...head, buckets.length];
+/** snapshot.lua's ARGV after the common head: the learned version ('' for none), n, then id, limit, window per bucket. */
+export function snapshotArgs(
+  head: readonly Arg[],
+  learned: number | undefined,
+  buckets: readonly BucketSpec[],
+): Arg[] {
+  const args: Arg[] = [...head, learned ?? '', buckets.length];
   for (const spec of buckets) args.push(spec.id, spec.limit, spec.windowMs);
   return args;
 }

@@ -105,6 +105,12 @@ export class RedisStore implements Store {
     return this.#runner.run(script, [laneKey(this.#options.prefix, lane)], args);
   }
 
+  /** Runs a script that reads levels: it gets the lane's shared hash too (the learned limits). */
+  #runLevels(script: LuaScript, lane: string, args: readonly Arg[]): Promise<unknown> {
+    const prefix = this.#options.prefix;
+    return this.#runner.run(script, [laneKey(prefix, lane), sharedKey(prefix, lane)], args);
+  }
+
   #keys(lane: string): string[] {
     const prefix = this.#options.prefix;
     return [laneKey(prefix, lane), sharedKey(prefix, lane), slotsKey(prefix, lane)];
@@ -224,14 +230,26 @@ export class RedisStore implements Store {
     return Math.max(SHARED_TTL_MS, this.#options.idleMs);
   }
 
-  adjust(lane: string, buckets: readonly BucketSpec[], delta: CostVector, now: number): Promise<void> {
-    return this.#add(lane, buckets, delta, now, false, () =>
+  adjust(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    delta: CostVector,
+    now: number,
+    learned?: number,
+  ): Promise<void> {
+    return this.#add(lane, buckets, delta, now, false, learned, () =>
       this.#fallback.adjust(lane, buckets, delta, now),
     );
   }
 
-  refund(lane: string, buckets: readonly BucketSpec[], cost: CostVector, now: number): Promise<void> {
-    return this.#add(lane, buckets, negate(cost), now, true, () =>
+  refund(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    cost: CostVector,
+    now: number,
+    learned?: number,
+  ): Promise<void> {
+    return this.#add(lane, buckets, negate(cost), now, true, learned, () =>
       this.#fallback.refund(lane, buckets, cost, now),
     );
   }
@@ -243,6 +261,7 @@ export class RedisStore implements Store {
     delta: CostVector,
     now: number,
     bounded: boolean,
+    learned: number | undefined,
     local: () => void,
   ): Promise<void> {
     const entries: [BucketSpec, number][] = [];
@@ -254,7 +273,7 @@ export class RedisStore implements Store {
     const head = [...this.#head(now), bounded ? 1 : 0];
     return this.#either(
       now,
-      async () => void (await this.#run(SCRIPTS.adjust, lane, bucketValueArgs(head, entries))),
+      async () => void (await this.#runLevels(SCRIPTS.adjust, lane, bucketValueArgs(head, learned, entries))),
       local,
     );
   }
@@ -264,6 +283,7 @@ export class RedisStore implements Store {
     buckets: readonly BucketSpec[],
     levels: Record<string, number>,
     now: number,
+    learned?: number,
   ): Promise<void> {
     const entries: [BucketSpec, number][] = [];
     for (const spec of buckets) {
@@ -273,7 +293,8 @@ export class RedisStore implements Store {
     if (entries.length === 0) return Promise.resolve();
     return this.#either(
       now,
-      async () => void (await this.#run(SCRIPTS.raise, lane, bucketValueArgs(this.#head(now), entries))),
+      async () =>
+        void (await this.#runLevels(SCRIPTS.raise, lane, bucketValueArgs(this.#head(now), learned, entries))),
       () => this.#fallback.raise(lane, buckets, levels, now),
     );
   }
@@ -286,11 +307,17 @@ export class RedisStore implements Store {
     );
   }
 
-  snapshot(lane: string, buckets: readonly BucketSpec[], now: number): Promise<LaneSnapshot> {
+  snapshot(
+    lane: string,
+    buckets: readonly BucketSpec[],
+    now: number,
+    learned?: number,
+  ): Promise<LaneSnapshot> {
     return this.#either(
       now,
       async () => {
-        const reply = await this.#run(SCRIPTS.snapshot, lane, snapshotArgs([now, this.#timeFlag], buckets));
+        const args = snapshotArgs([now, this.#timeFlag], learned, buckets);
+        const reply = await this.#runLevels(SCRIPTS.snapshot, lane, args);
         const snapshot = toSnapshot(reply, buckets, now);
         this.#fallback.remember(lane, buckets, reply as unknown[], 1, 1, now);
         return snapshot;
@@ -366,7 +393,11 @@ export class RedisStore implements Store {
   async #handBackLane(back: HandBack, now: number): Promise<void> {
     if (back.clear) await this.#runner.run(SCRIPTS.clear, this.#keys(back.lane), []);
     if (back.add.length > 0)
-      await this.#run(SCRIPTS.adjust, back.lane, bucketValueArgs([...this.#head(now), 0], back.add));
+      await this.#runLevels(
+        SCRIPTS.adjust,
+        back.lane,
+        bucketValueArgs([...this.#head(now), 0], undefined, back.add),
+      );
     if (back.cooldownUntil > now)
       await this.#run(SCRIPTS.cooldown, back.lane, [...this.#head(now), back.cooldownUntil]);
   }

@@ -4,11 +4,14 @@
 -- Also used to hand back charges made in this process while Redis was unreachable.
 -- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), f:<bucket id> and
 --          g:<bucket id> (the server's last word and its at), cd (cooldown until, ms)
+-- KEYS[2]  the lane's shared hash: v (learned limits' version), r (the learned limits, JSON)
 -- ARGV[1]  the caller's now (epoch ms)
 -- ARGV[2]  time source: 1 = Redis TIME, 0 = ARGV[1]
 -- ARGV[3]  idle ms: the least time the hash lives after a write
 -- ARGV[4]  bounded: 1 = never below the server's last word, 0 = down to zero
--- ARGV[5]  n, the number of buckets; then 4 values per bucket i (from ARGV[6 + 4 * (i - 1)]):
+-- ARGV[5]  the learned version the caller holds ('' = it names none); behind the lane's, the buckets
+--          its learned limits name drain at their limit
+-- ARGV[6]  n, the number of buckets; then 4 values per bucket i (from ARGV[7 + 4 * (i - 1)]):
 --          id, limit (units per window), window ms, delta (units)
 -- Returns  0
 local key = KEYS[1]
@@ -20,15 +23,17 @@ end
 local idle = tonumber(ARGV[3])
 
 --- @include drained
+--- @include learned
 local bounded = ARGV[4] == '1'
-local n = tonumber(ARGV[5])
+local newer = learnedLimits(KEYS[2], tonumber(ARGV[5]))
+local n = tonumber(ARGV[6])
 
 local writes = {}
 local ttl = idle
 for i = 1, n do
-  local base = 6 + 4 * (i - 1)
+  local base = 7 + 4 * (i - 1)
   local id = ARGV[base]
-  local limit = tonumber(ARGV[base + 1])
+  local limit = newer and newer[id] or tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   local delta = tonumber(ARGV[base + 3])
   if delta ~= 0 then

@@ -5,8 +5,8 @@
 -- KEYS[1]  the lane's state hash: fields l:<bucket id> (level), t:<bucket id> (at, ms), cd (cooldown until,
 --          ms), w0 / w1 (when the waiting interactive / default requests expect to fit, ms), o0 / o1
 --          (the instance that registered w0 / w1)
--- KEYS[2]  the lane's shared hash: v (learned limits version), tp (trip: next probe at, ms), ti (probe
---          interval, ms), tm (trip message), tc (trip code)
+-- KEYS[2]  the lane's shared hash: v (learned limits version), r (the learned limits, JSON), tp (trip:
+--          next probe at, ms), ti (probe interval, ms), tm (trip message), tc (trip code)
 -- KEYS[3]  the lane's leases: sorted set, member = slot id, score = lease end (ms)
 -- KEYS[4]  the tenant's leases on the lane, the same shape (only when ARGV[9] > 0); a lease here is noted
 --          in KEYS[1] as field s:<KEYS[4]> so that clear.lua finds the set
@@ -24,7 +24,9 @@
 -- ARGV[12] poll ms: how soon a refused caller should ask again once a wait is due or a slot is taken
 -- ARGV[13] owner: the caller's instance id; a process never yields to waits it registered itself
 --          (its own queue orders its classes)
--- ARGV[14] n, the number of buckets; then 6 values per bucket i (from ARGV[15 + 6 * (i - 1)]):
+-- ARGV[14] the learned version the caller holds ('' = it names none); behind the lane's, the buckets
+--          its learned limits name drain at their limit (capacities stay the caller's)
+-- ARGV[15] n, the number of buckets; then 6 values per bucket i (from ARGV[16 + 6 * (i - 1)]):
 --          id, limit (units per window), window ms, capacity (units), margin (units), cost (units)
 -- Returns  {code, wait, index, version, level 1, ..., level n [, trip message, trip code]}, integers but
 --          the trip's strings: code 0 = charged (wait 0, index 0); 1 = refused, fits after wait, index =
@@ -52,8 +54,8 @@ local tenantSlots = tonumber(ARGV[9])
 local grace = tonumber(ARGV[11])
 local poll = tonumber(ARGV[12])
 local me = ARGV[13]
-local n = tonumber(ARGV[14])
-local B = 15
+local n = tonumber(ARGV[15])
+local B = 16
 
 local fields = { 'cd', 'w0', 'w1', 'o0', 'o1' }
 for i = 1, n do
@@ -66,12 +68,14 @@ local shared = redis.call('HMGET', KEYS[2], 'v', 'tp', 'ti')
 local version = tonumber(shared[1]) or 0
 
 --- @include drained
+--- @include learned
+local newer = learnedLimits(KEYS[2], tonumber(ARGV[14]), version)
 
 -- Each bucket's level now, and the reply's copy of it.
 local limits, windows, costs, levels, out = {}, {}, {}, {}, {}
 for i = 1, n do
   local base = B + 6 * (i - 1)
-  local limit = tonumber(ARGV[base + 1])
+  local limit = newer and newer[ARGV[base]] or tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   limits[i] = limit
   windows[i] = window
