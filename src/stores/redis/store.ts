@@ -20,7 +20,8 @@ import type {
 } from '../../engine/store.js';
 import { createOwnedClient, type OwnedClient, type RedisScriptClient } from './client.js';
 import { OutageFallback, type HandBack } from './fallback.js';
-import { epochKey, instancesKey, laneKey, sharedKey, slotsKey, tenantSlotsKey } from './keys.js';
+import { epochKey, instancesKey } from './keys.js';
+import { LaneScripts } from './lane-scripts.js';
 import { HeldLeases } from './leases.js';
 import {
   REDIS_STORE_DEFAULTS,
@@ -30,29 +31,18 @@ import {
   type RedisStoreStatus,
   type ResolvedRedisStoreOptions,
 } from './options.js';
-import {
-  bucketValueArgs,
-  RESERVE_LEVEL_SCALE,
-  RESERVE_LEVELS_AT,
-  reserveArgs,
-  snapshotArgs,
-  toLearned,
-  toReservation,
-  toSnapshot,
-} from './replies.js';
-import { SCRIPTS, ScriptRunner, type LuaScript } from './scripts.js';
-
-type Arg = string | number;
+import { RESERVE_LEVEL_SCALE, RESERVE_LEVELS_AT } from './replies.js';
+import { SCRIPTS, ScriptRunner } from './scripts.js';
 
 /** How long the epoch outlives the last heartbeat. */
 const EPOCH_TTL_MS = 7 * 86_400_000;
-/** How long a lane's shared hash (learned limits, trip) outlives its last write. */
-const SHARED_TTL_MS = 2 * 86_400_000;
 
 export class RedisStore implements Store {
   readonly #options: ResolvedRedisStoreOptions;
   readonly #owned: OwnedClient | undefined;
   readonly #runner: ScriptRunner;
+  /** The lane operations' scripts. */
+  readonly #lanes: LaneScripts;
   readonly #fallback = new OutageFallback();
   readonly #timeFlag: '1' | '0';
   #status: RedisStoreStatus = 'redis';
@@ -78,6 +68,12 @@ export class RedisStore implements Store {
     }
     this.#runner = new ScriptRunner(client, this.#options.commandTimeoutMs);
     this.#timeFlag = this.#options.time === 'redis' ? '1' : '0';
+    this.#lanes = new LaneScripts(this.#runner, {
+      prefix: this.#options.prefix,
+      timeFlag: this.#timeFlag,
+      idleMs: this.#options.idleMs,
+      leaseMs: this.#options.instanceTtlMs,
+    });
     this.#fallback.divisor = this.#options.expectedProcesses;
     this.#schedule(0);
   }
@@ -95,33 +91,6 @@ export class RedisStore implements Store {
   /** The number each limit is divided by during an outage with `local-share`. */
   get share(): number {
     return this.#fallback.divisor;
-  }
-
-  #head(now: number): Arg[] {
-    return [now, this.#timeFlag, this.#options.idleMs];
-  }
-
-  #run(script: LuaScript, lane: string, args: readonly Arg[]): Promise<unknown> {
-    return this.#runner.run(script, [laneKey(this.#options.prefix, lane)], args);
-  }
-
-  /** Runs a script that reads levels: it gets the lane's shared hash too (the learned limits). */
-  #runLevels(script: LuaScript, lane: string, args: readonly Arg[]): Promise<unknown> {
-    const prefix = this.#options.prefix;
-    return this.#runner.run(script, [laneKey(prefix, lane), sharedKey(prefix, lane)], args);
-  }
-
-  #keys(lane: string): string[] {
-    const prefix = this.#options.prefix;
-    return [laneKey(prefix, lane), sharedKey(prefix, lane), slotsKey(prefix, lane)];
-  }
-
-  /** reserve.lua's keys: the lane's three, and the tenant's lease set when the claim leases one. */
-  #reserveKeys(lane: string, claim: Claim | undefined): string[] {
-    const keys = this.#keys(lane);
-    const set = claim?.slot?.tenant?.id;
-    if (set !== undefined) keys.push(tenantSlotsKey(this.#options.prefix, lane, set));
-    return keys;
   }
 
   /** Runs `op` in Redis when it answers; otherwise (or when `op` fails) answers with `fallback`. */
@@ -147,24 +116,11 @@ export class RedisStore implements Store {
     return this.#either(
       now,
       async () => {
-        const reply = await this.#runner.run(
-          SCRIPTS.reserve,
-          this.#reserveKeys(lane, claim),
-          reserveArgs(this.#head(now), buckets, cost, claim, this.#options.instanceTtlMs),
-        );
-        const reservation = toReservation(reply, buckets, claim);
-        this.#fallback.remember(
-          lane,
-          buckets,
-          reply as unknown[],
-          RESERVE_LEVELS_AT,
-          RESERVE_LEVEL_SCALE,
-          now,
-        );
+        const { value, reply } = await this.#lanes.reserve(lane, buckets, cost, now, claim);
+        this.#fallback.remember(lane, buckets, reply, RESERVE_LEVELS_AT, RESERVE_LEVEL_SCALE, now);
         const slot = claim?.slot;
-        if (reservation.ok && slot)
-          this.#leases.hold(lane, slot.id, slot.tenant?.id ?? '', (slot.max ?? 0) > 0);
-        return reservation;
+        if (value.ok && slot) this.#leases.hold(lane, slot.id, slot.tenant?.id ?? '', (slot.max ?? 0) > 0);
+        return value;
       },
       () =>
         this.#status === 'fail-closed'
@@ -179,12 +135,9 @@ export class RedisStore implements Store {
       this.#fallback.release(lane, slotId, now);
       return Promise.resolve();
     }
-    const prefix = this.#options.prefix;
-    const keys = [slotsKey(prefix, lane)];
-    if (tenantSet !== '') keys.push(tenantSlotsKey(prefix, lane, tenantSet));
     return this.#either(
       now,
-      async () => void (await this.#runner.run(SCRIPTS.release, keys, [slotId])),
+      () => this.#lanes.release(lane, slotId, tenantSet),
       // Unreleased in Redis, the lease lapses instanceTtlMs after it was last renewed.
       () => this.#fallback.release(lane, slotId, now),
     );
@@ -193,12 +146,7 @@ export class RedisStore implements Store {
   trip(lane: string, trip: TripRecord, probeIntervalMs: number, now: number): Promise<void> {
     return this.#either(
       now,
-      async () =>
-        void (await this.#runner.run(
-          SCRIPTS.trip,
-          [sharedKey(this.#options.prefix, lane)],
-          [now, this.#timeFlag, probeIntervalMs, trip.message, trip.code ?? '', this.#sharedTtl()],
-        )),
+      () => this.#lanes.trip(lane, trip, probeIntervalMs, now),
       () => this.#fallback.trip(lane, trip, probeIntervalMs, now),
     );
   }
@@ -206,7 +154,7 @@ export class RedisStore implements Store {
   untrip(lane: string, now: number): Promise<void> {
     return this.#either(
       now,
-      async () => void (await this.#runner.run(SCRIPTS.untrip, [sharedKey(this.#options.prefix, lane)], [])),
+      () => this.#lanes.untrip(lane),
       () => this.#fallback.untrip(lane, now),
     );
   }
@@ -214,20 +162,9 @@ export class RedisStore implements Store {
   learn(lane: string, version: number, record: LearnedLimits | undefined, now: number): Promise<Learned> {
     return this.#either(
       now,
-      async () =>
-        toLearned(
-          await this.#runner.run(
-            SCRIPTS.learn,
-            [sharedKey(this.#options.prefix, lane)],
-            [version, record === undefined ? '' : JSON.stringify(record), this.#sharedTtl()],
-          ),
-        ),
+      () => this.#lanes.learn(lane, version, record),
       () => this.#fallback.learn(lane, version, record, now),
     );
-  }
-
-  #sharedTtl(): number {
-    return Math.max(SHARED_TTL_MS, this.#options.idleMs);
   }
 
   adjust(
@@ -270,12 +207,7 @@ export class RedisStore implements Store {
       if (d) entries.push([spec, d]);
     }
     if (entries.length === 0) return Promise.resolve();
-    const head = [...this.#head(now), bounded ? 1 : 0];
-    return this.#either(
-      now,
-      async () => void (await this.#runLevels(SCRIPTS.adjust, lane, bucketValueArgs(head, learned, entries))),
-      local,
-    );
+    return this.#either(now, () => this.#lanes.adjust(lane, entries, now, bounded, learned), local);
   }
 
   raise(
@@ -293,8 +225,7 @@ export class RedisStore implements Store {
     if (entries.length === 0) return Promise.resolve();
     return this.#either(
       now,
-      async () =>
-        void (await this.#runLevels(SCRIPTS.raise, lane, bucketValueArgs(this.#head(now), learned, entries))),
+      () => this.#lanes.raise(lane, entries, now, learned),
       () => this.#fallback.raise(lane, buckets, levels, now),
     );
   }
@@ -302,7 +233,7 @@ export class RedisStore implements Store {
   cooldown(lane: string, until: number, now: number): Promise<void> {
     return this.#either(
       now,
-      async () => void (await this.#run(SCRIPTS.cooldown, lane, [...this.#head(now), until])),
+      () => this.#lanes.cooldown(lane, until, now),
       () => this.#fallback.cooldown(lane, until, now),
     );
   }
@@ -316,11 +247,9 @@ export class RedisStore implements Store {
     return this.#either(
       now,
       async () => {
-        const args = snapshotArgs([now, this.#timeFlag], learned, buckets);
-        const reply = await this.#runLevels(SCRIPTS.snapshot, lane, args);
-        const snapshot = toSnapshot(reply, buckets, now);
-        this.#fallback.remember(lane, buckets, reply as unknown[], 1, 1, now);
-        return snapshot;
+        const { value, reply } = await this.#lanes.snapshot(lane, buckets, now, learned);
+        this.#fallback.remember(lane, buckets, reply, 1, 1, now);
+        return value;
       },
       () => this.#fallback.snapshot(lane, buckets, now),
     );
@@ -330,7 +259,7 @@ export class RedisStore implements Store {
     return this.#either(
       0,
       async () => {
-        await this.#runner.run(SCRIPTS.clear, this.#keys(lane), []);
+        await this.#lanes.clear(lane);
         this.#leases.forget(lane);
         this.#fallback.clear(lane, false);
       },
@@ -391,15 +320,9 @@ export class RedisStore implements Store {
   }
 
   async #handBackLane(back: HandBack, now: number): Promise<void> {
-    if (back.clear) await this.#runner.run(SCRIPTS.clear, this.#keys(back.lane), []);
-    if (back.add.length > 0)
-      await this.#runLevels(
-        SCRIPTS.adjust,
-        back.lane,
-        bucketValueArgs([...this.#head(now), 0], undefined, back.add),
-      );
-    if (back.cooldownUntil > now)
-      await this.#run(SCRIPTS.cooldown, back.lane, [...this.#head(now), back.cooldownUntil]);
+    if (back.clear) await this.#lanes.clear(back.lane);
+    if (back.add.length > 0) await this.#lanes.adjust(back.lane, back.add, now, false, undefined);
+    if (back.cooldownUntil > now) await this.#lanes.cooldown(back.lane, back.cooldownUntil, now);
   }
 
   // --- heartbeat ---
