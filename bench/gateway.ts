@@ -14,7 +14,7 @@
  *    garbage collector's pauses and the event loop's delay in each proxy over the same seconds.
  *
  * Options: `--part 1,2,3,4` (default all), `--quick` (shorter measurements and a smaller workload, to try
- * it out; docs/benchmarks.md quotes full runs), `--proxies socat,relay,bare,sluice,portkey` (part 1; default all),
+ * it out; docs/benchmarks.md quotes full runs), `--proxies socat,relay,http,bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
  * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
  * measurement; the targets are judged at the first; default 1000,200, with --quick 1000), `--warmup 20`

@@ -31,15 +31,18 @@ export interface LatencyOptions {
 
 /**
  * `socat` and `relay` are floors, not peers: TCP relays with no HTTP parsing (socat in C, forking per
- * connection; relay on `node:net`), which show what one more hop costs on the machine itself.
+ * connection; relay on `node:net`), which show what one more hop costs on the machine itself. `http` is
+ * an experiment: the least an HTTP-aware proxy does, with a framing parser of its own on `node:net`
+ * (`http-relay.ts`), to see what an HTTP layer cheaper than `node:http` would leave of the p99 budget.
  */
-export const PROXIES = ['socat', 'relay', 'bare', 'sluice', 'portkey'] as const;
+export const PROXIES = ['socat', 'relay', 'http', 'bare', 'sluice', 'portkey'] as const;
 export type ProxyName = (typeof PROXIES)[number];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = `${ROOT}dist/cli/main.js`;
 const BARE = `${ROOT}bench/lib/bare-proxy.ts`;
 const RELAY = `${ROOT}bench/lib/tcp-relay.ts`;
+const HTTP_RELAY = `${ROOT}bench/lib/http-relay.ts`;
 const PORTKEY = `${ROOT}node_modules/@portkey-ai/gateway/build/start-server.js`;
 
 /** Limits far above anything sent: the emulator never refuses, but still sends its rate-limit headers. */
@@ -163,6 +166,17 @@ async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[
         name: 'TCP relay',
         command: process.execPath,
         args: ['--import', 'tsx', RELAY, mock.origin],
+        cpus,
+        ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
+      }),
+    );
+  if (o.proxies.includes('http'))
+    add(
+      'HTTP relay (node:net, own framing)',
+      await startProcess({
+        name: 'HTTP relay',
+        command: process.execPath,
+        args: ['--import', 'tsx', HTTP_RELAY, mock.origin],
         cpus,
         ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
       }),
