@@ -159,28 +159,18 @@ async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[
       false,
     );
   }
-  if (o.proxies.includes('relay'))
-    add(
-      'TCP relay (node:net)',
-      await startProcess({
-        name: 'TCP relay',
-        command: process.execPath,
-        args: ['--import', 'tsx', RELAY, mock.origin],
-        cpus,
-        ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
-      }),
-    );
+  /** A relay of `bench/lib/` in a process of its own, in front of the emulator. */
+  const relay = (name: string, script: string) =>
+    startProcess({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', script, mock.origin],
+      cpus,
+      ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
+    });
+  if (o.proxies.includes('relay')) add('TCP relay (node:net)', await relay('TCP relay', RELAY));
   if (o.proxies.includes('http'))
-    add(
-      'HTTP relay (node:net, own framing)',
-      await startProcess({
-        name: 'HTTP relay',
-        command: process.execPath,
-        args: ['--import', 'tsx', HTTP_RELAY, mock.origin],
-        cpus,
-        ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
-      }),
-    );
+    add('HTTP relay (node:net, own framing)', await relay('HTTP relay', HTTP_RELAY));
   if (o.proxies.includes('bare'))
     add('bare proxy (node:http + upstream.ts)', await startBareProxy(mock.origin, cpus));
   if (o.proxies.includes('sluice')) add('sluice serve', await startServeProcess(mock.origin, cpus));

@@ -156,25 +156,36 @@ describe('a process with configured limits joining a lane others learned', () =>
   });
 });
 
+/**
+ * Two engines ("processes") A and B on one shared store and `server` (`quote`: its 429s quote their
+ * figures); `send` answers after 1 ms, `settle` runs the clock until the given requests end.
+ */
+function twoLearned(quote: boolean) {
+  const clock = new ManualClock(T0);
+  const store = sharedStore();
+  const upstream = server(clock, quote);
+  const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+  const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
+  const send = (engine: Engine, who: string) =>
+    engine.execute(req(), async () => {
+      const answer = upstream.answer(who);
+      await clock.sleep(1);
+      return answer;
+    });
+  const settle = async (...sent: Promise<unknown>[]) => {
+    await clock.runAll();
+    await Promise.all(sent);
+  };
+  /** The engine's requests bucket, as its stats show it. */
+  const requests = async (engine: Engine) =>
+    (await engine.stats())[0]!.buckets.find((x) => x.dimension === 'requests')!;
+  return { clock, upstream, a, b, send, settle, requests };
+}
+
 describe('a process that learned the limits, when another learns a smaller burst', () => {
   it('reads the newer learning before it sends under its older burst: no 429 of its own', async () => {
-    const clock = new ManualClock(T0);
-    const store = sharedStore();
-    const upstream = server(clock, true);
-    const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
-    const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
-    const send = (engine: Engine, who: string) =>
-      engine.execute(req(), async () => {
-        const answer = upstream.answer(who);
-        await clock.sleep(1);
-        return answer;
-      });
-    const settle = async (...sent: Promise<unknown>[]) => {
-      await clock.runAll();
-      await Promise.all(sent);
-    };
-    const capacityOf = async (engine: Engine) =>
-      (await engine.stats())[0]!.buckets.find((x) => x.dimension === 'requests')!.capacity;
+    const { clock, upstream, a, b, send, settle, requests } = twoLearned(true);
+    const capacityOf = async (engine: Engine) => (await requests(engine)).capacity;
     // Both learn the burst of 2; then the bucket drains.
     await settle(send(a, 'A'));
     await settle(send(b, 'B'));
@@ -193,23 +204,8 @@ describe('a process that learned the limits, when another learns a smaller burst
 
 describe('a process that learned the limits, when another learns a lower limit', () => {
   it('drains the shared level at the lower limit, not at its own older one: no 429', async () => {
-    const clock = new ManualClock(T0);
-    const store = sharedStore();
-    const upstream = server(clock);
-    const a = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
-    const b = new Engine({ clock, random: () => 0.5, safetyMarginMs: 0, store });
-    const send = (engine: Engine, who: string) =>
-      engine.execute(req(), async () => {
-        const answer = upstream.answer(who);
-        await clock.sleep(1);
-        return answer;
-      });
-    const settle = async (...sent: Promise<unknown>[]) => {
-      await clock.runAll();
-      await Promise.all(sent);
-    };
-    const limitOf = async (engine: Engine) =>
-      (await engine.stats())[0]!.buckets.find((x) => x.dimension === 'requests')!.limit;
+    const { clock, upstream, a, b, send, settle, requests } = twoLearned(false);
+    const limitOf = async (engine: Engine) => (await requests(engine)).limit;
     // Both learn 120 a minute with a burst of 2; then the bucket drains.
     await settle(send(a, 'A'));
     await settle(send(b, 'B'));
