@@ -14,14 +14,16 @@
  * or for a tenant with `maxConcurrency`, a concurrency slot leased in the store (the limit then holds
  * across processes; the local count stays as a first gate that costs no round trip; a tenant whose slots
  * are all leased elsewhere is held like one over its own sub-limit). The answer may also say
- * that another process tripped the lane (adopted here) or learned newer limits (read in the background).
+ * that another process tripped the lane (adopted here) or learned newer limits (read before the request
+ * goes: the reservation is given back and the request waits in line under them).
  */
 import type { Breaker } from './breaker.js';
 import type { EngineContext } from './context.js';
-import { sluiceError, SluiceError } from './errors.js';
 import type { Lane } from './lane.js';
 import type { Learner } from './learn.js';
-import { MINUTE_MS, DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
+import { SluiceError } from './errors.js';
+import { DIMENSIONS, waitFor, type BucketSpec, type CostVector } from './limits.js';
+import { beyondDeadline, pastDeadline, queueFull, tooLarge, waitedOut } from './refusals.js';
 import type { Run, Ticket } from './run.js';
 import { PRIORITY_RANK, refund, type Claim, type Reservation } from './store.js';
 
@@ -173,13 +175,7 @@ export class Admission {
             if (ticket.cancelled) return;
             lane.queue.cancel(ticket);
             ticket.cleanup();
-            reject(
-              sluiceError(
-                'deadline_exceeded',
-                `The request waited its whole deadline without being admitted. Raise the max wait or retry later.`,
-                { lane: lane.id },
-              ),
-            );
+            reject(waitedOut(lane));
             lane.wake?.();
           },
           () => {},
@@ -377,51 +373,4 @@ function settle(lane: Lane<Ticket>, ticket: Ticket, now: number, error?: unknown
   ticket.cleanup();
   if (error === undefined) ticket.resolve();
   else ticket.reject(error);
-}
-
-function tooLarge(
-  run: Run<unknown>,
-  buckets: readonly BucketSpec[],
-  blockedBy: string | undefined,
-): SluiceError {
-  const { lane, cost } = run;
-  const spec = buckets.find((b) => b.id === blockedBy);
-  const dimension = spec?.dimension ?? 'tokens';
-  if (spec && run.tenantState?.owns(spec.id)) {
-    return sluiceError(
-      'request_too_large',
-      `The request needs ${cost[dimension]} ${dimension} but tenant ${JSON.stringify(run.tenant)} may use at most ${Math.floor(spec.capacity)} at once on this lane (its sub-limit: ${spec.limit} per ${spec.windowMs / 1000}s). Reduce the prompt or max_tokens, or raise the tenant's sub-limit.`,
-      { lane: lane.id },
-    );
-  }
-  return sluiceError(
-    'request_too_large',
-    `The request needs ${cost[dimension]} ${dimension} but the lane can admit at most ${Math.floor(spec?.capacity ?? 0)} at once (limit ${spec?.limit ?? '?'} per ${(spec?.windowMs ?? MINUTE_MS) / 1000}s). Reduce the prompt or max_tokens, or raise the burst.`,
-    { lane: lane.id },
-  );
-}
-
-function queueFull(run: Run<unknown>, wait: number): SluiceError {
-  return sluiceError(
-    'queue_full',
-    `The lane's queue is full (${run.ctx.maxQueue} waiting). Retry after ${Math.ceil(wait / 1000)}s or raise maxQueue.`,
-    { lane: run.lane.id, retryAfterMs: wait },
-  );
-}
-
-function beyondDeadline(run: Run<unknown>, wait: number, now: number): SluiceError {
-  return sluiceError(
-    'deadline_exceeded',
-    `The request would wait about ${Math.ceil(wait)} ms for admission, beyond its deadline (${Math.max(0, Math.round(run.deadline - now))} ms left). Raise the max wait, lower the priority of other work, or retry later.`,
-    { lane: run.lane.id, retryAfterMs: wait },
-  );
-}
-
-function pastDeadline(lane: Lane<Ticket>, wait: number, tenant?: string): SluiceError {
-  const why = tenant === undefined ? '' : ` for tenant ${JSON.stringify(tenant)}'s own sub-limit`;
-  return sluiceError(
-    'deadline_exceeded',
-    `The request would wait ${Math.ceil(wait)} ms for admission${why}, beyond its deadline. Raise the max wait or retry later.`,
-    { lane: lane.id, retryAfterMs: wait },
-  );
 }
