@@ -268,6 +268,24 @@ describe('answers', () => {
     expect(sent).toBe(1);
   });
 
+  it("quotes the upstream's quota message as one sentence, with no doubled period", async () => {
+    const { clock, engine } = setup();
+    const body = {
+      error: {
+        message: 'You exceeded your current quota. Read the docs: https://example.test/errors.',
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+      },
+    };
+    const failed = engine
+      .execute(req(), async () => ({ status: 429, headers: {}, body, value: 'x' }))
+      .catch((e: unknown) => e);
+    await clock.runAll();
+    const { message } = (await failed) as Error;
+    expect(message).toContain('Read the docs: https://example.test/errors. Fix billing, then retry');
+    expect(message).not.toContain('..');
+  });
+
   it('lets one probe through after the probe interval and recovers when it succeeds', async () => {
     const { clock, engine } = setup({ quotaProbeIntervalMs: 10_000 });
     const quota = { error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } };

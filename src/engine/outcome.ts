@@ -156,7 +156,7 @@ export class Outcomes {
       run,
       'quota_exhausted',
       undefined,
-      `The account's quota is exhausted (${cls.code ?? cls.type ?? 'insufficient_quota'}): ${cls.message ?? 'check the plan and billing details'}. Fix billing, then retry; Sluice lets one request through every ${this.#ctx.quotaProbeIntervalMs / 1000}s to check.`,
+      `The account's quota is exhausted (${cls.code ?? cls.type ?? 'insufficient_quota'}): ${clause(cls.message ?? 'check the plan and billing details')}. Fix billing, then retry; Sluice lets one request through every ${this.#ctx.quotaProbeIntervalMs / 1000}s to check.`,
     );
     this.#breaker.trip(run.lane, error, run.answeredAt, run.id);
     run.fail('quota_exhausted', run.result!.status);
@@ -202,7 +202,7 @@ export class Outcomes {
     if (cls.outcome === 'quota_exhausted') {
       const error = sluiceError(
         'quota_exhausted',
-        `The account's quota is exhausted (reported inside a stream: ${cls.message ?? cls.code ?? 'insufficient_quota'}). Fix billing, then retry.`,
+        `The account's quota is exhausted (reported inside a stream: ${clause(cls.message ?? cls.code ?? 'insufficient_quota')}). Fix billing, then retry.`,
         {
           lane: run.lane.id,
           ...(cls.code ? { body: { error: { code: cls.code, message: cls.message } } } : {}),
@@ -314,4 +314,9 @@ function describe(err: unknown): string {
     return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
   }
   return String(err);
+}
+
+/** An upstream's message as a clause of ours: without its closing period (ours follows). */
+function clause(message: string): string {
+  return message.trim().replace(/\.+$/, '');
 }
