@@ -14,12 +14,14 @@
  *    garbage collector's pauses and the event loop's delay in each proxy over the same seconds.
  *
  * Options: `--part 1,2,3,4` (default all), `--quick` (shorter measurements and a smaller workload, to try
- * it out; docs/benchmarks.md quotes full runs), `--proxies socat,relay,http,bare,sluice,portkey` (part 1; default all),
+ * it out; docs/benchmarks.md quotes full runs), `--proxies socat,relay,http,node,bare,sluice,portkey` (part 1; default all),
  * `--no-pin` (do not pin processes to cores with taskset), `--profile-out <file>` (part 2: keep the
  * `.cpuprofile`, for Chrome DevTools), `--rates 1000,200` (part 1: the arrival rates of the latency
  * measurement; the targets are judged at the first; default 1000,200, with --quick 1000), `--warmup 20`
  * (parts 1 and 4: seconds of load on each path before measuring; default 20, with --quick 4),
- * `--node-flags "--max-semi-space-size=4"` (part 4: V8 flags for both proxies, to try them).
+ * `--node-flags "--max-semi-space-size=4"` (part 4: V8 flags for both proxies, to try them),
+ * `--baseline-cli <other checkout>/dist/cli/main.js` (part 1: one more `sluice serve` row from another
+ * build, for a change measured old against new in one run).
  * Runs the built CLI: `npm run bench:gateway` builds first.
  */
 import { existsSync } from 'node:fs';
@@ -41,6 +43,7 @@ interface Args {
   rates: number[] | undefined;
   warmupSeconds: number | undefined;
   nodeFlags: string[];
+  baselineCli: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -53,6 +56,7 @@ function parseArgs(argv: readonly string[]): Args {
     rates: undefined,
     warmupSeconds: undefined,
     nodeFlags: [],
+    baselineCli: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -91,6 +95,13 @@ function parseArgs(argv: readonly string[]): Args {
         );
       }
       args.nodeFlags = flags;
+    } else if (arg === '--baseline-cli') {
+      const value = argv[++i] ?? '';
+      if (!existsSync(value))
+        throw new Error(
+          `Expected --baseline-cli to name another build's CLI, like ../old/dist/cli/main.js; "${value}" does not exist.`,
+        );
+      args.baselineCli = value;
     } else if (arg === '--proxies') {
       const value = argv[++i] ?? '';
       const names = value.split(',');
@@ -101,7 +112,7 @@ function parseArgs(argv: readonly string[]): Args {
       args.proxies = names as ProxyName[];
     } else {
       throw new Error(
-        `Unknown argument "${arg}". Use --part 1,2,3,4, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200, --warmup 20, --node-flags "--max-semi-space-size=4".`,
+        `Unknown argument "${arg}". Use --part 1,2,3,4, --quick, --proxies ${PROXIES.join(',')}, --no-pin, --profile-out <file>, --rates 1000,200, --warmup 20, --node-flags "--max-semi-space-size=4", --baseline-cli <dist/cli/main.js>.`,
       );
     }
   }
@@ -133,6 +144,7 @@ async function main(): Promise<void> {
       rounds: args.quick ? 1 : 3,
       placement,
       proxies: args.proxies,
+      baselineCli: args.baselineCli,
     });
     console.log(result.text);
     console.log(`\n(${fmt((performance.now() - started) / 1000, 1)} s)`);

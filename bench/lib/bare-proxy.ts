@@ -1,15 +1,18 @@
 /**
  * The floor a gateway on Sluice's HTTP stack can reach: a `node:http` server that reads the request
  * body, sends it upstream through the gateway's own upstream client (`src/serve/upstream.ts`: keep-alive
- * `node:http` agent) and pipes the answer back. No engine, no routing rules, no records.
+ * pools of `Http1Client`) and pipes the answer back. No engine, no routing rules, no records. With
+ * `--client node:http` it goes upstream through `node:http`'s client instead (`node-upstream.ts`), as
+ * the gateway did before.
  *
- *   node --import tsx bench/lib/bare-proxy.ts <upstream origin>
+ *   node --import tsx bench/lib/bare-proxy.ts <upstream origin> [--client node:http]
  *
  * Prints `listening on http://127.0.0.1:PORT` once ready (port 0: any free one).
  */
 import { createServer, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { upstreamClient } from '../../src/serve/upstream.js';
+import { nodeUpstreamClient } from './node-upstream.js';
 
 const upstream = process.argv[2];
 if (!upstream || !/^http:\/\//.test(upstream)) {
@@ -18,7 +21,8 @@ if (!upstream || !/^http:\/\//.test(upstream)) {
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length']);
-const client = upstreamClient();
+const client =
+  process.argv[3] === '--client' && process.argv[4] === 'node:http' ? nodeUpstreamClient() : upstreamClient();
 
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   const chunks: Buffer[] = [];

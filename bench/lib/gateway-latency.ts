@@ -27,6 +27,8 @@ export interface LatencyOptions {
   placement: { generator: string; proxy: string } | undefined;
   /** Which proxies to measure (the direct connection is always measured). */
   proxies: readonly ProxyName[];
+  /** Another build's CLI (`dist/cli/main.js` of another checkout), measured as one more `sluice serve` row. */
+  baselineCli?: string | undefined;
 }
 
 /**
@@ -34,8 +36,10 @@ export interface LatencyOptions {
  * connection; relay on `node:net`), which show what one more hop costs on the machine itself. `http` is
  * an experiment: the least an HTTP-aware proxy does, with a framing parser of its own on `node:net`
  * (`http-relay.ts`), to see what an HTTP layer cheaper than `node:http` would leave of the p99 budget.
+ * `node` is the bare proxy on `node:http` both ways (its client too), as the gateway's stack was before
+ * `Http1Client`.
  */
-export const PROXIES = ['socat', 'relay', 'http', 'bare', 'sluice', 'portkey'] as const;
+export const PROXIES = ['socat', 'relay', 'http', 'node', 'bare', 'sluice', 'portkey'] as const;
 export type ProxyName = (typeof PROXIES)[number];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,14 +75,14 @@ export async function startMockProcess(flags: readonly string[], cpus: string | 
 export async function startServeProcess(
   upstream: string,
   cpus: string | undefined,
-  extra: { flags?: readonly string[]; node?: readonly string[] } = {},
+  extra: { flags?: readonly string[]; node?: readonly string[]; cli?: string } = {},
 ): Promise<Started> {
   return startProcess({
     name: 'sluice serve',
     command: process.execPath,
     args: [
       ...(extra.node ?? []),
-      CLI,
+      extra.cli ?? CLI,
       'serve',
       '--port',
       '0',
@@ -93,16 +97,17 @@ export async function startServeProcess(
   });
 }
 
-/** The bare pass-through proxy (bare-proxy.ts) in its own process. */
+/** The bare pass-through proxy (bare-proxy.ts) in its own process; `nodeClient`: upstream through `node:http`. */
 export async function startBareProxy(
   upstream: string,
   cpus: string | undefined,
   node: readonly string[] = [],
+  nodeClient = false,
 ): Promise<Started> {
   return startProcess({
     name: 'bare proxy',
     command: process.execPath,
-    args: [...node, '--import', 'tsx', BARE, upstream],
+    args: [...node, '--import', 'tsx', BARE, upstream, ...(nodeClient ? ['--client', 'node:http'] : [])],
     cpus,
     ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
   });
@@ -171,9 +176,13 @@ async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[
   if (o.proxies.includes('relay')) add('TCP relay (node:net)', await relay('TCP relay', RELAY));
   if (o.proxies.includes('http'))
     add('HTTP relay (node:net, own framing)', await relay('HTTP relay', HTTP_RELAY));
+  if (o.proxies.includes('node'))
+    add('bare proxy (node:http both ways)', await startBareProxy(mock.origin, cpus, [], true));
   if (o.proxies.includes('bare'))
-    add('bare proxy (node:http + upstream.ts)', await startBareProxy(mock.origin, cpus));
+    add('bare proxy (node:http + Http1Client)', await startBareProxy(mock.origin, cpus));
   if (o.proxies.includes('sluice')) add('sluice serve', await startServeProcess(mock.origin, cpus));
+  if (o.baselineCli)
+    add('sluice serve (baseline build)', await startServeProcess(mock.origin, cpus, { cli: o.baselineCli }));
   if (o.proxies.includes('portkey')) {
     const port = await freePort();
     add(
@@ -296,7 +305,9 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
           errorsText(m),
         ];
       });
-    const bareIndex = subjects.findIndex((s) => s.name.startsWith('bare'));
+    // The floor on the gateway's own stack (node:http's server, Http1Client upstream); else the node:http one.
+    const own = subjects.findIndex((s) => s.name.startsWith('bare') && s.name.includes('Http1Client'));
+    const bareIndex = own >= 0 ? own : subjects.findIndex((s) => s.name.startsWith('bare'));
     const rps = (m: Measured) => m.latencies.length / (m.ms / 1000);
     const peakRows = subjects.map((s, i) => {
       const m = peak[i]!;

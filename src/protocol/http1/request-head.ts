@@ -1,0 +1,41 @@
+/**
+ * The bytes that start an HTTP/1.1 request: the request line and the headers, checked as `node:http`
+ * checks them (a name must be a token; a value may not hold CR, LF or other control characters), so
+ * that nothing a client sent can split one request into two.
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+
+/** How the body is framed: a known length, chunks, or no body at all. */
+export type BodyFraming = { length: number } | 'chunked' | 'none';
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Framing and connection headers are the client's own business: a caller's are replaced. */
+const OWN = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host']);
+
+export function requestHead(
+  method: string,
+  url: URL,
+  headers: OutgoingHttpHeaders,
+  framing: BodyFraming,
+): string {
+  if (!TOKEN.test(method)) throw new TypeError(`The method ${JSON.stringify(method)} is not an HTTP token.`);
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (!TOKEN.test(name))
+      throw new TypeError(`The header name ${JSON.stringify(name)} is not an HTTP token.`);
+    if (OWN.has(name.toLowerCase())) continue;
+    if (Array.isArray(value)) for (const one of value) head += line(name, one);
+    else head += line(name, String(value));
+  }
+  if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
+  else if (framing !== 'none') head += `content-length: ${framing.length}\r\n`;
+  return head + '\r\n';
+}
+
+function line(name: string, value: string): string {
+  if (BAD_VALUE.test(value)) throw new TypeError(`The ${name} header holds a character HTTP does not allow.`);
+  return `${name}: ${value}\r\n`;
+}
