@@ -36,8 +36,8 @@ export interface LatencyOptions {
  * connection; relay on `node:net`), which show what one more hop costs on the machine itself. `http` is
  * an experiment: the least an HTTP-aware proxy does, with a framing parser of its own on `node:net`
  * (`http-relay.ts`), to see what an HTTP layer cheaper than `node:http` would leave of the p99 budget.
- * `node` is the bare proxy on `node:http` both ways (its client too), as the gateway's stack was before
- * `Http1Client`.
+ * `node` is the bare proxy on `node:http` both ways (its server and its client), as the gateway's
+ * stack was before `Http1Server` and `Http1Client`.
  */
 export const PROXIES = ['socat', 'relay', 'http', 'node', 'bare', 'sluice', 'portkey'] as const;
 export type ProxyName = (typeof PROXIES)[number];
@@ -97,17 +97,17 @@ export async function startServeProcess(
   });
 }
 
-/** The bare pass-through proxy (bare-proxy.ts) in its own process; `nodeClient`: upstream through `node:http`. */
+/** The bare pass-through proxy (bare-proxy.ts) in its own process; `nodeStack`: on `node:http` both ways. */
 export async function startBareProxy(
   upstream: string,
   cpus: string | undefined,
   node: readonly string[] = [],
-  nodeClient = false,
+  nodeStack = false,
 ): Promise<Started> {
   return startProcess({
     name: 'bare proxy',
     command: process.execPath,
-    args: [...node, '--import', 'tsx', BARE, upstream, ...(nodeClient ? ['--client', 'node:http'] : [])],
+    args: [...node, '--import', 'tsx', BARE, upstream, ...(nodeStack ? ['--stack', 'node:http'] : [])],
     cpus,
     ready: { pattern: /listening on http:\/\/127\.0\.0\.1:(\d+)/ },
   });
@@ -179,7 +179,7 @@ async function startSubjects(mock: Started, o: LatencyOptions): Promise<Subject[
   if (o.proxies.includes('node'))
     add('bare proxy (node:http both ways)', await startBareProxy(mock.origin, cpus, [], true));
   if (o.proxies.includes('bare'))
-    add('bare proxy (node:http + Http1Client)', await startBareProxy(mock.origin, cpus));
+    add('bare proxy (Http1Server + Http1Client)', await startBareProxy(mock.origin, cpus));
   if (o.proxies.includes('sluice')) add('sluice serve', await startServeProcess(mock.origin, cpus));
   if (o.baselineCli)
     add('sluice serve (baseline build)', await startServeProcess(mock.origin, cpus, { cli: o.baselineCli }));
@@ -305,7 +305,7 @@ export async function benchLatency(o: LatencyOptions): Promise<LatencyResult> {
           errorsText(m),
         ];
       });
-    // The floor on the gateway's own stack (node:http's server, Http1Client upstream); else the node:http one.
+    // The floor on the gateway's own stack (Http1Server, Http1Client upstream); else the node:http one.
     const own = subjects.findIndex((s) => s.name.startsWith('bare') && s.name.includes('Http1Client'));
     const bareIndex = own >= 0 ? own : subjects.findIndex((s) => s.name.startsWith('bare'));
     const rps = (m: Measured) => m.latencies.length / (m.ms / 1000);

@@ -80,7 +80,7 @@ export async function benchTail(o: TailOptions): Promise<string> {
     const subjects = [
       { name: 'direct to sluice mock', server: undefined, client: new Client(direct, 256) },
       ...servers.map((server, i) => ({
-        name: i === 0 ? 'bare proxy (node:http + upstream.ts)' : 'sluice serve',
+        name: i === 0 ? 'bare proxy (Http1Server + Http1Client)' : 'sluice serve',
         server,
         client: new Client({ ...direct, origin: server.origin }, 256),
       })),

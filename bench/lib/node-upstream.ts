@@ -16,7 +16,7 @@ export function nodeUpstreamClient(): UpstreamClient {
         upstream.url,
         { method: upstream.method, agent, headers, signal: upstream.signal },
         (res) =>
-          // IncomingMessage has what the bare proxy uses of a ResponseBody (a Readable with `complete`).
+          // IncomingMessage has what the bare proxy uses of a MessageBody (a Readable with `complete`).
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,

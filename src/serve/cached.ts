@@ -2,7 +2,6 @@
  * The response cache around one gateway request: bypass, a hit answered from the cache, or a miss that
  * is sent through the engine and, when its answer may be stored, recorded on its way to the client.
  */
-import type { ServerResponse } from 'node:http';
 import type { ResponseCache } from '../cache/cache.js';
 import { serve, type CachedAnswer, type Shape } from '../cache/entry.js';
 import { AnswerRecorder } from '../cache/recorder.js';
@@ -10,7 +9,7 @@ import type { CacheDecision } from '../cache/request.js';
 import type { BodyObserver } from '../protocol/body-watch.js';
 import type { LlmKind } from '../protocol/endpoint.js';
 import type { UpstreamAnswer } from './upstream.js';
-import { headerGetter, writeText } from './wire.js';
+import { headerGetter, writeText, type ClientAnswer } from './wire.js';
 
 /** What the cache did with a request (`x-sluice-cache` on the answer). */
 export type CacheState = 'hit' | 'miss' | 'bypass';
@@ -82,12 +81,7 @@ export function throughCache(
 }
 
 /** Writes a cache hit in the shape the client asked for; returns its status. */
-export function writeHit(
-  res: ServerResponse,
-  cache: ResponseCache,
-  entry: CachedAnswer,
-  shape: Shape,
-): number {
+export function writeHit(res: ClientAnswer, cache: ResponseCache, entry: CachedAnswer, shape: Shape): number {
   cache.hit(entry);
   const served = serve(entry, shape);
   const head = {

@@ -5,7 +5,7 @@
  * they are, streamed both ways. The request's state lives on the exchange; its record (what logs and
  * metrics are built from) is written once, when the answer ends.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AttemptResult, EngineRequest, Execution } from '../engine/request.js';
 import { isSluiceError } from '../engine/errors.js';
@@ -29,6 +29,8 @@ import { readText, type UpstreamAnswer } from './upstream.js';
 import {
   clientHeaders,
   errorBody,
+  type ClientAnswer,
+  type ClientRequest,
   headerGetter,
   readBody,
   relay,
@@ -55,8 +57,8 @@ export class Exchange implements Tracked {
   readonly controller = new AbortController();
   inFlightAt = -1;
   readonly #ctx: GatewayContext;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ClientRequest;
+  readonly #res: ClientAnswer;
   readonly #arrived = performance.now();
   readonly #record: RequestRecord;
   /** What the response cache did (`x-sluice-cache` on the answer), when the gateway has one. */
@@ -64,7 +66,7 @@ export class Exchange implements Tracked {
   /** Records a success for the cache; set on a cache miss that may be stored. */
   #recorderFor: RecorderFor | undefined;
 
-  constructor(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse) {
+  constructor(ctx: GatewayContext, req: ClientRequest, res: ClientAnswer) {
     this.#ctx = ctx;
     this.#req = req;
     this.#res = res;

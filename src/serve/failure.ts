@@ -2,13 +2,12 @@
  * The gateway's answers when a request through the engine fails: a Sluice error in OpenAI's shape, the
  * upstream's own quota or too-large answer passed through as it was, or `shutting_down` while draining.
  */
-import type { ServerResponse } from 'node:http';
 import type { SluiceError } from '../engine/errors.js';
 import { errorAnswer, laneLimitHeaders, RESPONSE_HEADERS, type LaneBuckets } from '../protocol/response.js';
-import { errorBody, writeJson, writeText } from './wire.js';
+import { errorBody, writeJson, writeText, type ClientAnswer } from './wire.js';
 
 /** 503 `shutting_down`: the gateway is draining. */
-export function writeDraining(res: ServerResponse): void {
+export function writeDraining(res: ClientAnswer): void {
   writeJson(
     res,
     503,
@@ -24,7 +23,7 @@ export function writeDraining(res: ServerResponse): void {
  * A Sluice failure, or the upstream's own quota / too-large answer passed through as it was; both with
  * the lane's limit headers when the lane is known.
  */
-export function writeFailure(res: ServerResponse, err: SluiceError, lane: LaneBuckets | undefined): void {
+export function writeFailure(res: ClientAnswer, err: SluiceError, lane: LaneBuckets | undefined): void {
   const limits = lane ? laneLimitHeaders(lane) : {};
   const upstreamOwn =
     (err.code === 'quota_exhausted' || err.code === 'request_too_large') &&

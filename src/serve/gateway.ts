@@ -4,9 +4,12 @@
  *
  * Routes: `/v1/*` (and `/openai/*` for Azure) go upstream through the engine; `/healthz`, `/readyz`;
  * `/metrics`, `/dashboard` and `/api/stats` come from the observer (`observe/`, given as `observe`).
+ * The gateway listens with its own HTTP/1.1 server (`Http1Server`), which answers the API's requests
+ * and hands a connection whose next request is anything else to a `node:http` server.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Http1Server } from '../protocol/http1/server.js';
 import { Engine } from '../engine/engine.js';
 import type { LimitsConfig } from '../engine/options.js';
 import { resolveOptions } from '../formats/options.js';
@@ -16,7 +19,7 @@ import type { GatewayConfig } from './config.js';
 import { KeyRing } from './keys.js';
 import type { GatewayContext, Routes } from './context.js';
 import { Draining, Exchange } from './exchange.js';
-import { writeJson } from './wire.js';
+import { writeJson, type ClientAnswer, type ClientRequest } from './wire.js';
 import { pathOf } from './route.js';
 import { upstreamClient, type UpstreamClient } from './upstream.js';
 import { InFlight } from './in-flight.js';
@@ -89,7 +92,8 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     draining: () => draining,
   };
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const isApi = (path: string) => path.startsWith('/v1/') || path === '/v1' || path.startsWith('/openai/');
+  const fallback = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const path = pathOf(req.url ?? '/');
     if (path === '/healthz') return writeJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -97,9 +101,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
         ? writeJson(res, 503, { status: 'draining' }, { 'retry-after': '1' })
         : writeJson(res, 200, { status: 'ready' });
     }
-    if (path.startsWith('/v1/') || path === '/v1' || path.startsWith('/openai/')) {
-      return void handle(req, res);
-    }
+    if (isApi(path)) return void handle(req, res);
     void (async () => {
       if (observed && (await observed.routes(req, res, path))) return;
       if (routes && (await routes(req, res, path))) return;
@@ -115,7 +117,7 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
   });
 
   const inFlight = new InFlight<Exchange>();
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: ClientRequest, res: ClientAnswer) => {
     const exchange = new Exchange(ctx, req, res);
     inFlight.add(exchange);
     try {
@@ -136,10 +138,16 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     }
   };
 
+  const server = new Http1Server({
+    takes: (target) => isApi(pathOf(target)),
+    handler: (req, res) => void handle(req, res),
+    fallback,
+  });
+  const listener = server.net;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(options.port, options.host, () => {
+      listener.off('error', reject);
       resolve();
     });
   }).catch(async (err: unknown) => {
@@ -148,14 +156,14 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     await engine.close();
     throw err;
   });
-  const address = server.address() as AddressInfo;
+  const address = listener.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   const closeAll = async () => {
     await options.cache?.close();
     observed?.close();
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
     client.close();
     await engine.close();
   };
@@ -175,10 +183,10 @@ export async function startGateway(input: GatewayOptions, routes?: Routes): Prom
     },
     async drain(graceMs = options.graceMs) {
       draining = true;
+      server.closing();
       // Stop accepting, but leave idle keep-alive connections open for a moment: a request a client sent
-      // on one just now is answered (with `Connection: close`), not reset. http.Server's own close would
-      // close every idle connection at once; net.Server's only stops listening.
-      NetServer.prototype.close.call(server);
+      // on one just now is answered (with `Connection: close`), not reset.
+      listener.close();
       const started = Date.now();
       const deadline = started + graceMs;
       const linger = started + Math.min(graceMs, LINGER_MS);

@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Http1Client, type ResponseBody } from '../protocol/http1/client.js';
+import { Http1Client, type MessageBody } from '../protocol/http1/client.js';
 
 export interface UpstreamRequest {
   method: string;
@@ -19,7 +19,7 @@ export interface UpstreamRequest {
 export interface UpstreamAnswer {
   status: number;
   headers: IncomingHttpHeaders;
-  body: ResponseBody;
+  body: MessageBody;
 }
 
 export interface UpstreamClient {
@@ -40,7 +40,7 @@ export function upstreamClient(options: UpstreamOptions = {}): UpstreamClient {
 }
 
 /** Reads a whole (small) body as text; at most `maxBytes` are kept. Rejects when the body is cut. */
-export function readText(body: ResponseBody, maxBytes = 1 << 20): Promise<string> {
+export function readText(body: MessageBody, maxBytes = 1 << 20): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

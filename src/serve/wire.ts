@@ -1,11 +1,33 @@
 /**
- * HTTP plumbing of the gateway: which headers cross it in each direction, reading a bounded body,
- * relaying an upstream body to the client as it arrives, and writing small JSON answers.
+ * HTTP plumbing of the gateway: the request and answer shapes it works with, which headers cross it in
+ * each direction, reading a bounded body, relaying an upstream body to the client as it arrives, and
+ * writing small JSON answers.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { WISH_HEADERS } from '../protocol/wishes.js';
 import { AUTH_HEADERS } from './keys.js';
 import type { UpstreamAnswer } from './upstream.js';
+
+/**
+ * A client's request as the gateway reads it: what `node:http`'s `IncomingMessage` and the gateway's own
+ * server (`IncomingRequest`) both are.
+ */
+export type ClientRequest = Readable & {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+};
+
+/** The answer to a client: what `node:http`'s `ServerResponse` and `OutgoingAnswer` both are. */
+export type ClientAnswer = NodeJS.WritableStream & {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  destroy(error?: Error): unknown;
+};
 
 /** Headers of one connection, not of the message: never forwarded either way. */
 const HOP_BY_HOP = new Set([
@@ -76,7 +98,7 @@ export function headerGetter(headers: IncomingHttpHeaders): { get(name: string):
 }
 
 /** Reads the whole body, or `undefined` once it exceeds `max` bytes (the rest is drained). */
-export function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+export function readBody(req: ClientRequest, max: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -93,7 +115,7 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer | un
 /** Copies an upstream body to the client as it arrives; a cut on either side ends both. */
 export function relay(
   answer: UpstreamAnswer,
-  res: ServerResponse,
+  res: ClientAnswer,
   onChunk?: (chunk: Buffer) => void,
 ): Promise<void> {
   return new Promise((resolve) => {
@@ -117,7 +139,7 @@ export function errorBody(type: string, code: string, message: string): { error:
 }
 
 export function writeJson(
-  res: ServerResponse,
+  res: ClientAnswer,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
@@ -126,7 +148,7 @@ export function writeJson(
 }
 
 export function writeText(
-  res: ServerResponse,
+  res: ClientAnswer,
   status: number,
   text: string,
   headers: Record<string, string>,

@@ -1,11 +1,12 @@
 /**
- * A response body as it arrives: a `Readable` fed by the connection, which pauses the socket when the
- * reader falls behind. `complete` turns true once the last byte arrived, as on `node:http`'s
- * `IncomingMessage`; destroying the body before that closes the connection, which cancels the request.
+ * A message body as it arrives (an answer's, for the client; a request's, for the server): a `Readable`
+ * fed by the connection, which pauses the socket when the reader falls behind. `complete` turns true
+ * once the last byte arrived, as on `node:http`'s `IncomingMessage`; destroying the body before that
+ * tells the connection (the client's closes, which cancels the request).
  */
 import { Readable } from 'node:stream';
 
-export class ResponseBody extends Readable {
+export class MessageBody extends Readable {
   /** The whole body arrived. */
   complete = false;
   readonly #resume: () => void;

@@ -9,7 +9,7 @@ import { StaleConnection, type Http1Answer, type Http1Request } from './connecti
 import { Pool, type PoolOptions } from './pool.js';
 
 export type { Http1Answer, Http1Request } from './connection.js';
-export { ResponseBody } from './body.js';
+export { MessageBody } from './body.js';
 
 export interface Http1ClientOptions {
   /** Connections per origin; requests beyond wait for a free one. @default 1024 */

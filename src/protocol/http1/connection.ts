@@ -7,9 +7,9 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ResponseBody } from './body.js';
+import { MessageBody } from './body.js';
 import { requestHead, type BodyFraming } from './request-head.js';
-import { ResponseParser, type ResponseHead } from './response-parser.js';
+import { ResponseParser, type ResponseEvents, type ResponseHead } from './response-parser.js';
 
 export interface Http1Request {
   method: string;
@@ -23,7 +23,7 @@ export interface Http1Request {
 export interface Http1Answer {
   status: number;
   headers: IncomingHttpHeaders;
-  body: ResponseBody;
+  body: MessageBody;
 }
 
 /** A reused connection failed before any answer arrived: the server had closed it while it sat idle. */
@@ -43,16 +43,55 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
-interface Run {
-  request: Http1Request;
-  parser: ResponseParser;
-  resolve(answer: Http1Answer): void;
-  reject(err: Error): void;
-  body: ResponseBody | undefined;
+/**
+ * One exchange on a connection, and what its parser reports to. Classes, not literals, for everything
+ * that lives as long as an exchange, and nothing of the caller's request is kept past the write: V8
+ * moves the objects of an object literal whose objects outlive a young-generation collection straight
+ * into the old generation, which then needs full collections (pauses of milliseconds) several times as
+ * often.
+ */
+class Run implements ResponseEvents {
+  readonly parser: ResponseParser;
+  body: MessageBody | undefined;
   /** The whole request was handed to the socket. */
-  written: boolean;
-  keepAlive: boolean;
-  cleanup: (() => void)[];
+  written = false;
+  keepAlive = false;
+  /** Undoes the abort listener, and the body stream's listeners when the body is a stream. */
+  undoAbort: (() => void) | undefined;
+  undoBody: (() => void) | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    readonly onHead: (run: Run, head: ResponseHead) => void,
+    readonly method: string,
+    /** The body is buffered (or absent): the request can be sent again. */
+    readonly replayable: boolean,
+    readonly signal: AbortSignal,
+    readonly resolve: (answer: Http1Answer) => void,
+    readonly reject: (err: Error) => void,
+  ) {
+    this.parser = new ResponseParser(method, this);
+  }
+
+  head(head: ResponseHead): void {
+    this.onHead(this, head);
+  }
+
+  data(chunk: Buffer): void {
+    if (!this.body!.write(chunk)) this.socket.pause();
+  }
+
+  end(): void {
+    this.body?.finish();
+  }
+}
+
+class Answer implements Http1Answer {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    readonly body: MessageBody,
+  ) {}
 }
 
 export class Connection {
@@ -99,29 +138,23 @@ export class Connection {
       } catch (err) {
         return reject(err as Error);
       }
-      const run: Run = {
-        request,
-        parser: undefined as unknown as ResponseParser,
+      const body = request.body;
+      const run = new Run(
+        this.socket,
+        this.#onHead,
+        request.method,
+        body === undefined || Buffer.isBuffer(body),
+        request.signal,
         resolve,
         reject,
-        body: undefined,
-        written: false,
-        keepAlive: false,
-        cleanup: [],
-      };
-      run.parser = new ResponseParser(request.method, {
-        head: (h) => this.#head(run, h),
-        data: (chunk) => {
-          if (!run.body!.write(chunk)) this.socket.pause();
-        },
-        end: () => run.body?.finish(),
-      });
+      );
       this.#run = run;
       this.socket.setTimeout(this.#idleTimeoutMs);
-      const onAbort = () => this.#destroy(request.signal.reason as Error);
-      request.signal.addEventListener('abort', onAbort, { once: true });
-      run.cleanup.push(() => request.signal.removeEventListener('abort', onAbort));
-      this.#write(run, head, framing);
+      const signal = request.signal;
+      const onAbort = () => this.#destroy(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.undoAbort = () => signal.removeEventListener('abort', onAbort);
+      this.#write(run, head, framing, body);
     });
   }
 
@@ -129,8 +162,7 @@ export class Connection {
     this.socket.destroy();
   }
 
-  #write(run: Run, head: string, framing: BodyFraming): void {
-    const body = run.request.body;
+  #write(run: Run, head: string, framing: BodyFraming, body: Http1Request['body']): void {
     if (body === undefined || Buffer.isBuffer(body)) {
       const size = Buffer.byteLength(head, 'latin1');
       const out = Buffer.allocUnsafe(size + (body?.length ?? 0));
@@ -165,24 +197,26 @@ export class Connection {
     body.on('close', onClose);
     body.on('error', onError);
     this.socket.on('drain', onDrain);
-    run.cleanup.push(() => {
+    run.undoBody = () => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('close', onClose);
       body.off('error', onError);
       this.socket.off('drain', onDrain);
-    });
+    };
   }
+
+  readonly #onHead = (run: Run, head: ResponseHead) => this.#head(run, head);
 
   #head(run: Run, head: ResponseHead): void {
     run.keepAlive = head.keepAlive;
-    run.body = new ResponseBody(
+    run.body = new MessageBody(
       () => this.socket.resume(),
       () => {
         if (this.#run === run) this.#destroy(new Error('The answer was abandoned before it ended.'));
       },
     );
-    run.resolve({ status: head.status, headers: head.headers, body: run.body });
+    run.resolve(new Answer(head.status, head.headers, run.body));
   }
 
   #data(chunk: Buffer): void {
@@ -221,7 +255,8 @@ export class Connection {
   }
 
   #finish(run: Run): void {
-    for (const undo of run.cleanup) undo();
+    run.undoAbort?.();
+    run.undoBody?.();
     if (this.#run === run) this.#run = undefined;
   }
 
@@ -236,8 +271,7 @@ export class Connection {
       this.#finish(run);
       const err = this.#error ?? new Error('The connection closed before the answer ended.');
       if (!run.body) {
-        const replayable = !(run.request.body && !Buffer.isBuffer(run.request.body));
-        const stale = this.uses > 0 && !run.parser.started && replayable && !run.request.signal.aborted;
+        const stale = this.uses > 0 && !run.parser.started && run.replayable && !run.signal.aborted;
         run.reject(stale ? new StaleConnection(err.message, { cause: err }) : err);
       } else if (!run.body.complete) run.body.fail(err);
     }
@@ -247,8 +281,8 @@ export class Connection {
 
 function framingOf(request: Http1Request): BodyFraming {
   const body = request.body;
-  if (Buffer.isBuffer(body)) return { length: body.length };
-  if (body === undefined) return BODY_METHODS.has(request.method) ? { length: 0 } : 'none';
+  if (Buffer.isBuffer(body)) return body.length;
+  if (body === undefined) return BODY_METHODS.has(request.method) ? 0 : 'none';
   const length = request.headers['content-length'];
-  return length === undefined ? 'chunked' : { length: Number(length) };
+  return length === undefined ? 'chunked' : Number(length);
 }
