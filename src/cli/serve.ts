@@ -120,8 +120,10 @@ async function runServe(flags: Flags, maxWaitGiven: boolean): Promise<number> {
   // The gateway's per-request objects live about as long as V8's young generation lasts under load;
   // V8 then starts allocating some of them straight in the old generation ("pretenuring"), which
   // needs full collections, pauses of milliseconds, three times as often (docs/benchmarks.md, "The
-  // gateway's own HTTP server"). This process is the gateway's own: it turns that off.
-  setFlagsFromString('--no-allocation-site-pretenuring');
+  // gateway's own HTTP server"). This process is the gateway's own: it turns that off, unless Node.js
+  // was started with its own word on it.
+  if (!process.execArgv.some((flag) => flag.includes('allocation-site-pretenuring')))
+    setFlagsFromString('--no-allocation-site-pretenuring');
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const redisProblem = flags.redis === undefined ? undefined : redisUrlProblem(flags.redis);
   if (redisProblem) {
