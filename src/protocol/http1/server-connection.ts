@@ -204,7 +204,7 @@ export class ServerConnection {
   #answered(current: Current): void {
     if (this.#current !== current) return;
     this.#current = undefined;
-    if (current.res.closing) return void this.socket.destroySoon();
+    if (current.res.closing) return this.#closeAfterWrites();
     this.socket.setTimeout(this.#options.keepAliveTimeoutMs);
     this.#pendingPaused = false;
     this.#resume();
@@ -233,7 +233,15 @@ export class ServerConnection {
     this.socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
     );
-    this.socket.destroySoon();
+    this.#closeAfterWrites();
+  }
+
+  /** Ends the connection once what was written has gone, without waiting for the client to close its side. */
+  #closeAfterWrites(): void {
+    const socket = this.socket;
+    socket.end();
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
   }
 
   #handOff(): void {
