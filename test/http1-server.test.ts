@@ -111,6 +111,19 @@ describe('Http1Server', () => {
     expect(got.text).toContain('connection: keep-alive');
   });
 
+  it('ignores empty lines before a request line, also between kept-alive requests', async () => {
+    const { port, seen } = await start();
+    const got = await raw(
+      port,
+      ['\r\nGET /v1/a HTTP/1.1\r\nhost: x\r\n\r\n\r\n', '\r\nGET /v1/b HTTP/1.1\r\nhost: x\r\n\r\n'],
+      'GET /v1/b',
+    );
+    expect([statuses(got.text), seen.map((s) => s.url)]).toEqual([
+      [200, 200],
+      ['/v1/a', '/v1/b'],
+    ]);
+  });
+
   it('answers pipelined requests in order, each after the one before', async () => {
     let n = 0;
     const { port } = await start((req, res) => {

@@ -106,18 +106,18 @@ export class ServerConnection {
   /** Starts on the pending bytes: hands the connection off, or reads the request. */
   #next(): void {
     if (this.#parser === undefined) {
-      const pending = this.#pending;
+      let pending = this.#pending;
       // RFC 9112 §2.2: empty lines before a request line are ignored.
       let start = 0;
       while (pending[start] === 0x0d || pending[start] === 0x0a) start++;
-      const eol = pending.indexOf(0x0a, start);
+      if (start > 0) pending = this.#pending = pending.subarray(start);
+      const eol = pending.indexOf(0x0a);
       if (eol < 0) {
-        this.#pending = start === 0 ? pending : pending.subarray(start);
-        if (this.#pending.length > MAX_HEAD_BYTES)
+        if (pending.length > MAX_HEAD_BYTES)
           this.#refuse(new Http1Error('The request line is too long.', 414));
         return;
       }
-      const target = pending.toString('latin1', start, eol).split(' ')[1] ?? '';
+      const target = pending.toString('latin1', 0, eol).split(' ')[1] ?? '';
       if (!this.#options.takes(target)) return this.#handOff();
       this.#parser = new RequestParser(this.#parserEvents);
     }
