@@ -132,6 +132,29 @@ describe('the upstream is fixed', () => {
   });
 });
 
+describe('one request is read one way', () => {
+  const body = chat();
+  const smuggled = 'GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n\r\n';
+  it.each([
+    [
+      'both a length and chunks',
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    ],
+    [
+      'two different lengths',
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Length: 0\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    ],
+    [
+      'a Transfer-Encoding that does not end in chunked',
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+    ],
+  ])('refuses a request with %s with 400, closes, and sends nothing upstream', async (_what, request) => {
+    rig = await startRig();
+    const answer = await raw(rig.gateway.url, request);
+    expect([answer.match(/HTTP\/1\.1 \d{3}/g), rig.mock.stats().received]).toEqual([['HTTP/1.1 400'], 0]);
+  });
+});
+
 describe('bodies', () => {
   it('answers 413 to a body above the limit, declared or streamed, without sending it', async () => {
     rig = await startRig({}, { maxBodyBytes: 1000 });
