@@ -44,9 +44,8 @@ const SINGLE = new Set([
   'user-agent',
 ]);
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, spaces and tabs, and obs-text (bytes 0x80–0xFF). */
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+/** What a field value may not hold: anything but visible characters, spaces, tabs and obs-text (0x80–0xFF). */
+export const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const EMPTY = Buffer.alloc(0);
 const CRLF2 = Buffer.from('\r\n\r\n');
 
@@ -108,25 +107,20 @@ export abstract class MessageParser {
         case State.Head:
           at = this.#head(chunk, at);
           break;
-        case State.Length: {
-          const n = Math.min(this.#left, chunk.length - at);
-          this.#left -= n;
-          this.#body.data(chunk.subarray(at, at + n));
-          at += n;
-          if (this.#left === 0) this.#end();
-          break;
-        }
-        case State.ChunkSize:
-          at = this.#chunkSize(chunk, at);
-          break;
+        case State.Length:
         case State.ChunkData: {
           const n = Math.min(this.#left, chunk.length - at);
           this.#left -= n;
           this.#body.data(chunk.subarray(at, at + n));
           at += n;
-          if (this.#left === 0) this.#state = State.ChunkEnd;
+          if (this.#left > 0) break;
+          if (this.#state === State.Length) this.#end();
+          else this.#state = State.ChunkEnd;
           break;
         }
+        case State.ChunkSize:
+          at = this.#chunkSize(chunk, at);
+          break;
         case State.ChunkEnd:
           at = this.#chunkEnd(chunk, at);
           break;

@@ -4,12 +4,11 @@
  * that nothing a caller passes can split one message into two. The server's answers use the same lines.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import { TOKEN } from './message-parser.js';
+import { BAD_VALUE, TOKEN } from './message-parser.js';
 
 /** How the body is framed: a known length (a number), chunks, or no body at all. */
 export type BodyFraming = number | 'chunked' | 'none';
 
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** Framing and connection headers are the client's own business: a caller's are replaced. */
 const OWN = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host']);
 

@@ -104,11 +104,7 @@ export class OutgoingAnswer extends Stream implements NodeJS.WritableStream {
       return false;
     }
     if (!this.headersSent) this.writeHead(this.statusCode);
-    const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
-        : chunk;
-    const ok = this.#send(this.#bodiless || bytes.length === 0 ? undefined : this.#frame(bytes));
+    const ok = this.#send(this.#framed(bytesOf(chunk, encoding)));
     if (callback) process.nextTick(callback);
     return ok;
   }
@@ -123,22 +119,12 @@ export class OutgoingAnswer extends Stream implements NodeJS.WritableStream {
       if (callback) process.nextTick(callback);
       return this;
     }
+    const bytes = chunk === undefined || typeof chunk === 'function' ? undefined : bytesOf(chunk, encoding);
     if (!this.headersSent) {
-      const length =
-        typeof chunk === 'string'
-          ? Buffer.byteLength(chunk)
-          : typeof chunk === 'function' || chunk === undefined
-            ? 0
-            : chunk.length;
-      this.writeHead(this.statusCode, this.#bodiless ? {} : { 'content-length': String(length) });
+      const length = String(bytes?.length ?? 0);
+      this.writeHead(this.statusCode, this.#bodiless ? {} : { 'content-length': length });
     }
-    const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
-        : typeof chunk === 'function'
-          ? undefined
-          : chunk;
-    let out = this.#bodiless || bytes === undefined || bytes.length === 0 ? undefined : this.#frame(bytes);
+    let out = this.#framed(bytes);
     if (this.#chunked && !this.#bodiless)
       out = out === undefined ? LAST_CHUNK : Buffer.concat([out, LAST_CHUNK]);
     this.#send(out);
@@ -177,7 +163,9 @@ export class OutgoingAnswer extends Stream implements NodeJS.WritableStream {
     this.emit('close');
   }
 
-  #frame(bytes: Uint8Array): Uint8Array {
+  /** Body bytes as they go on the wire (a chunk when chunked); none for a bodiless answer or no bytes. */
+  #framed(bytes: Uint8Array | undefined): Uint8Array | undefined {
+    if (this.#bodiless || bytes === undefined || bytes.length === 0) return undefined;
     return this.#chunked
       ? Buffer.concat([Buffer.from(bytes.length.toString(16) + '\r\n', 'latin1'), bytes, CRLF])
       : bytes;
@@ -204,4 +192,11 @@ export class OutgoingAnswer extends Stream implements NodeJS.WritableStream {
     }
     return false;
   }
+}
+
+/** A chunk as bytes: a string in the encoding given (UTF-8 unless one is). */
+function bytesOf(chunk: Uint8Array | string, encoding: unknown): Uint8Array {
+  return typeof chunk === 'string'
+    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+    : chunk;
 }

@@ -52,8 +52,6 @@ export class ServerConnection {
   /** The request being read (before its head is whole), if any. */
   #parser: RequestParser | undefined;
   #current: Current | undefined;
-  /** The request whose body the parser is reading (it stays set after its connection closed). */
-  #reading: Current | undefined;
   /** The request body waits for its reader. */
   #bodyPaused = false;
   #pendingPaused = false;
@@ -69,7 +67,7 @@ export class ServerConnection {
   readonly #parserEvents: RequestEvents = {
     head: (head) => this.#head(head),
     data: (body) => this.#body(body),
-    end: () => this.#reading?.req.finish(),
+    end: () => this.#current?.req.finish(),
   };
 
   constructor(socket: Socket, options: ServerConnectionOptions) {
@@ -94,7 +92,7 @@ export class ServerConnection {
       if (current.parser.done) return this.#hold(chunk);
       if (this.#options.now() - this.#startedAt > this.#options.requestTimeoutMs)
         return this.#refuse(new Http1Error('The request took too long to arrive.', 408));
-      return this.#feed(current, chunk);
+      return this.#feed(current.parser, chunk);
     }
     if (this.#pending.length === 0 && this.#parser === undefined) this.#startedAt = this.#options.now();
     else if (this.#options.now() - this.#startedAt > this.#options.headersTimeoutMs)
@@ -123,28 +121,19 @@ export class ServerConnection {
     }
     const chunk = this.#pending;
     this.#pending = EMPTY;
-    this.#feedHead(chunk);
+    this.#feed(this.#parser, chunk);
   }
 
-  #feedHead(chunk: Buffer): void {
-    const parser = this.#parser!;
+  /** Feeds a request's parser (its head or its body); once the request has ended, the rest is held. */
+  #feed(parser: RequestParser, chunk: Buffer): void {
     let used: number;
     try {
       used = parser.feed(chunk);
     } catch (err) {
       return this.#refuse(err as Error);
     }
-    if (this.#current?.parser === parser && parser.done) this.#bodyDone(this.#current, chunk.subarray(used));
-  }
-
-  #feed(current: Current, chunk: Buffer): void {
-    let used: number;
-    try {
-      used = current.parser.feed(chunk);
-    } catch (err) {
-      return this.#refuse(err as Error);
-    }
-    if (current.parser.done) this.#bodyDone(current, chunk.subarray(used));
+    const current = this.#current;
+    if (current?.parser === parser && parser.done) this.#bodyDone(current, chunk.subarray(used));
   }
 
   #head(head: RequestHead): void {
@@ -162,7 +151,6 @@ export class ServerConnection {
     const res = new OutgoingAnswer(this.socket, head, options.closing);
     const current = new Current(req, res, this.#parser!);
     this.#current = current;
-    this.#reading = current;
     this.#parser = undefined;
     res.on('finish', () => {
       current.answered = true;
@@ -175,16 +163,14 @@ export class ServerConnection {
   }
 
   #body(chunk: Buffer): void {
-    const reading = this.#reading;
-    if (reading && !reading.req.write(chunk)) {
+    const current = this.#current;
+    if (current && !current.req.write(chunk)) {
       this.#bodyPaused = true;
       this.socket.pause();
     }
   }
 
   #bodyDone(current: Current, rest: Buffer): void {
-    // Nothing of a request outlives its exchange: kept, it would age into the old generation.
-    if (this.#reading === current) this.#reading = undefined;
     this.socket.setTimeout(0);
     if (rest.length > 0) this.#hold(rest);
     if (current.answered) this.#answered(current);
@@ -269,7 +255,6 @@ export class ServerConnection {
   #closed(): void {
     const current = this.#current;
     this.#current = undefined;
-    this.#reading = undefined;
     if (current) {
       if (!current.req.complete)
         current.req.fail(new Error('The client closed the connection before the request ended.'));

@@ -13,7 +13,6 @@ import type { OutgoingAnswer } from './server-answer.js';
 
 export type { IncomingRequest } from './server-request.js';
 export type { OutgoingAnswer } from './server-answer.js';
-export { Http1Error } from './message-parser.js';
 
 export interface Http1ServerOptions {
   /** Whether this server answers a request for this target (as sent: `/v1/chat/completions?x=1`). */
@@ -36,11 +35,9 @@ export class Http1Server {
   readonly #connections = new Set<ServerConnection>();
   /** Connections given to the fallback, until they close. */
   readonly #handedOff = new Set<Socket>();
-  readonly #fallback: HttpServer;
   #closing = false;
 
   constructor(options: Http1ServerOptions) {
-    this.#fallback = options.fallback;
     const connectionOptions = {
       takes: options.takes,
       handler: options.handler,
@@ -52,7 +49,7 @@ export class Http1Server {
       handOff: (socket: Socket) => {
         this.#handedOff.add(socket);
         socket.once('close', () => this.#handedOff.delete(socket));
-        this.#fallback.emit('connection', socket);
+        options.fallback.emit('connection', socket);
       },
       gone: (connection: ServerConnection) => this.#connections.delete(connection),
     };
@@ -66,10 +63,13 @@ export class Http1Server {
     this.#closing = true;
   }
 
-  /** Closes the connections that carry no request now (as `http.Server#closeIdleConnections`). */
+  /**
+   * Closes the connections that carry no request now (as `http.Server#closeIdleConnections`). Those
+   * handed to the fallback are not seen here (a `node:http` server that never listened tracks none of
+   * its connections): `closeAllConnections` closes them.
+   */
   closeIdleConnections(): void {
     for (const connection of this.#connections) if (connection.idle) connection.socket.destroy();
-    this.#fallback.closeIdleConnections();
   }
 
   closeAllConnections(): void {
