@@ -63,7 +63,7 @@ class Run implements ResponseEvents {
   constructor(
     readonly socket: Socket,
     readonly onHead: (run: Run, head: ResponseHead) => void,
-    readonly method: string,
+    method: string,
     /** The body is buffered (or absent): the request can be sent again. */
     readonly replayable: boolean,
     readonly signal: AbortSignal,
